@@ -1,0 +1,56 @@
+"""Dataset names, the data root, and :func:`load`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from .splits import Splits
+
+
+class DatasetNotAvailableError(FileNotFoundError):
+    """A dataset's files are missing and could not be downloaded."""
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Where datasets live: ``root`` if given, else ``$BALANCE_LITE_DATA``, else a user cache folder."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("BALANCE_LITE_DATA")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("balance_lite")) / "data"
+
+
+def _digits(root: Path, seed: int) -> Splits:
+    from .digits import load_digits_splits
+
+    return load_digits_splits(seed)
+
+
+_LOADERS: dict[str, Callable[[Path, int], Splits]] = {"digits": _digits}
+
+
+def available() -> list[str]:
+    """Every dataset name :func:`load` accepts."""
+    return list(_LOADERS)
+
+
+def load(name: str, *, root: str | os.PathLike | None = None, seed: int = 0) -> Splits:
+    """Load dataset ``name`` split as in the paper; the split is a pure function of (name, seed).
+
+    Args:
+        name: one of :func:`available`.
+        root: folder holding the data (default: see :func:`data_root`).
+        seed: seeds the split and the initial labeled set.
+
+    Raises:
+        ValueError: ``name`` is not a known dataset.
+        DatasetNotAvailableError: the files are missing and cannot be downloaded.
+    """
+    if name not in _LOADERS:
+        raise ValueError(f"name must be one of {available()}, got {name!r}")
+    return _LOADERS[name](data_root(root), seed)
