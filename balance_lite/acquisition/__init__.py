@@ -1,0 +1,32 @@
+r"""Acquisition functions: score and select pool points from MC-dropout predictions.
+
+Chapters: *BALD and BatchBALD*, *MC dropout as hypotheses*, *BALanCe*, *Batch-BALanCe* and the
+appendix on BALanCe-Partition.
+
+Conventions (all functions):
+
+- One-point scores and BatchBALD take log-probabilities ``[N, S, C]``: N pool points,
+  S hypotheses (the same S dropout masks for every pool point), C classes.
+- BALanCe takes K hypothesis *pairs* as two tensors ``log_probs_a``, ``log_probs_b`` of shape
+  ``[N, K, C]`` and a ``[K]`` bool mask ``edges`` of the pairs that are cut
+  (:func:`hamming_edges`).
+- ``*_scores`` functions return one float64 value per pool point ``[N]``; batch selectors
+  return a :class:`Selection`; :func:`top_b` turns scores into a batch.
+- Everything runs on the device of the input tensors; bad input raises ``ValueError`` or
+  ``TypeError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+from .bald import bald_scores
+from .scores import mean_std_scores, predictive_entropy_scores, variation_ratio_scores
+from .selection import Selection, top_b
+
+__all__ = [
+    "Selection",
+    "bald_scores",
+    "mean_std_scores",
+    "predictive_entropy_scores",
+    "top_b",
+    "variation_ratio_scores",
+]
