@@ -18,13 +18,20 @@ Conventions (all functions):
 
 from __future__ import annotations
 
+from .balance import balance_scores, lambda_ratios
 from .bald import bald_scores
+from .hamming import annealed_tau, hamming_distances, hamming_edges
 from .scores import mean_std_scores, predictive_entropy_scores, variation_ratio_scores
 from .selection import Selection, top_b
 
 __all__ = [
     "Selection",
+    "annealed_tau",
+    "balance_scores",
     "bald_scores",
+    "hamming_distances",
+    "hamming_edges",
+    "lambda_ratios",
     "mean_std_scores",
     "predictive_entropy_scores",
     "top_b",
