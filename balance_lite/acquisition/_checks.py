@@ -51,20 +51,23 @@ def check_log_probs(log_probs: Tensor, name: str = "log_probs", *, letter: str =
         raise ValueError(f"{name} must hold at least one hypothesis ({letter} >= 1), got shape {tuple(log_probs.shape)}")
     if C < 2:
         raise ValueError(f"{name} must hold at least two classes (C >= 2), got shape {tuple(log_probs.shape)}")
+    # one pass on the fast path: NaN makes the log-sum-exp NaN, +inf makes it +inf
+    wide = log_probs if log_probs.dtype in (torch.float32, torch.float64) else log_probs.float()
+    lse = torch.logsumexp(wide, dim=-1)  # [N, S]
+    worst = float((lse.abs().max()))
+    if worst <= NORMALISATION_ATOL:  # False for NaN
+        return N, S, C
     if bool(torch.isnan(log_probs).any()):
         raise ValueError(f"{name} must not contain NaN")
     if bool((log_probs == math.inf).any()):
         raise ValueError(f"{name} must not contain +inf (log-probabilities are <= 0)")
-    err = torch.logsumexp(log_probs.double(), dim=-1).abs()  # [N, S]
-    worst = float(err.max())
-    if not worst <= NORMALISATION_ATOL:  # also catches a row of all -inf (err = inf)
-        n, s = divmod(int(err.argmax()), S)
-        raise ValueError(
-            f"{name} must hold log-probabilities whose exp sums to 1 over the last axis (C); "
-            f"row [{n}, {s}] has log-sum-exp {float(torch.logsumexp(log_probs[n, s].double(), -1)):.3g}. "
-            "Pass log_softmax outputs, not logits or probabilities"
-        )
-    return N, S, C
+    err = lse.double().abs()  # a row of all -inf gives inf
+    n, s = divmod(int(err.argmax()), S)
+    raise ValueError(
+        f"{name} must hold log-probabilities whose exp sums to 1 over the last axis (C); "
+        f"row [{n}, {s}] has log-sum-exp {float(lse[n, s]):.3g}. "
+        "Pass log_softmax outputs, not logits or probabilities"
+    )
 
 
 def check_pair(log_probs_a: Tensor, log_probs_b: Tensor) -> tuple[int, int, int]:

@@ -67,8 +67,10 @@ class _Prepared:
 
     ``probs_NC_H``: ``[N*C, 2K]`` p(c|x_n, w_h), rows (n, c), hypotheses w_1..w_K, w'_1..w'_K.
     ``keep_NC_J``: ``[N*C, J]`` lambda_j(c|x_n) lambda'_j(c|x_n) for the J cut pairs only
-    (uncut pairs contribute nothing to Eq. 4). Both in the compute dtype; the ``*64`` helpers
-    give float64 rows of one point for the exact bookkeeping.
+    (uncut pairs contribute nothing to Eq. 4). Both in the compute dtype, filled chunk by
+    chunk; ``first`` is the ``[N]`` uncut weight of every single point,
+    sum_c (sum_h p_h(c)) (sum_j keep_j(c)). :meth:`point64` gives float64 rows of one point
+    for the exact bookkeeping of the chosen points.
     """
 
     def __init__(self, log_probs_a: Tensor, log_probs_b: Tensor, edges: Tensor):
@@ -80,16 +82,25 @@ class _Prepared:
         self.cut = torch.nonzero(edges).flatten()  # [J]
         self.J = int(self.cut.numel())
         self.mean_edges = self.J / K
-        self.H = 2 * K
-        self.chunk = max(1, _CHUNK_ELEMENTS // (C * max(self.H, 1)))
-        self.probs_NC_H = torch.empty(N * C, self.H, dtype=self.dtype, device=self.device)
+        self.H = H = 2 * K
+        self.chunk = max(1, _CHUNK_ELEMENTS // (C * H))
+        self.probs_NC_H = torch.empty(N * C, H, dtype=self.dtype, device=self.device)
         self.keep_NC_J = torch.empty(N * C, self.J, dtype=self.dtype, device=self.device)
+        self.first = torch.empty(N, dtype=self.dtype, device=self.device)
         for s in range(0, N, self.chunk):
             e = min(N, s + self.chunk)
-            pa, pb = log_probs_a[s:e].to(self.dtype), log_probs_b[s:e].to(self.dtype)
-            self.probs_NC_H[s * C : e * C] = torch.cat([pa, pb], 1).exp().transpose(1, 2).reshape(-1, self.H)
-            keep = lambda_ratios(pa[:, self.cut]) * lambda_ratios(pb[:, self.cut])  # [n, J, C]
-            self.keep_NC_J[s * C : e * C] = keep.transpose(1, 2).reshape(-1, self.J)
+            n = e - s
+            pa, pb = log_probs_a[s:e].to(self.dtype), log_probs_b[s:e].to(self.dtype)  # [n, K, C]
+            probs = self.probs_NC_H[s * C : e * C].view(n, C, H)
+            probs[:, :, :K].copy_(pa.transpose(1, 2))
+            probs[:, :, K:].copy_(pb.transpose(1, 2))
+            probs.exp_()
+            # log(lambda_j lambda'_j) = (log p_j - max log p_j) + (log p'_j - max log p'_j)
+            pa, pb = pa[:, self.cut], pb[:, self.cut]  # [n, J, C]
+            log_keep = (pa - pa.amax(-1, keepdim=True)) + (pb - pb.amax(-1, keepdim=True))
+            keep = self.keep_NC_J[s * C : e * C].view(n, C, self.J)
+            keep.copy_(log_keep.transpose(1, 2)).exp_()
+            self.first[s:e] = torch.linalg.vecdot(probs.sum(2), keep.sum(2))
 
     def rows(self, start: int, end: int) -> tuple[Tensor, Tensor]:
         """``[n*C, 2K]`` and ``[n*C, J]`` rows of pool points ``start..end-1``."""
@@ -102,13 +113,22 @@ class _Prepared:
         keep = lambda_ratios(self.lp_a[x, self.cut].double()) * lambda_ratios(self.lp_b[x, self.cut].double())
         return lp.exp().T, lp.T, keep.T
 
-    def first_uncut(self) -> Tensor:
-        """``[N]`` uncut weight of every single point: sum_c (sum_h p_h(c)) (sum_j keep_j(c))."""
+    def pair_sums(self, right_H: Tensor, right_J: Tensor) -> Tensor:
+        r"""``[N]``: for every candidate n, sum over c and columns y of (P_n right_H) * (keep_n right_J).
+
+        ``right_H`` is ``[2K, Y]``, ``right_J`` is ``[J, Y]`` (both in the compute dtype); pass
+        ``right_J=None`` to use ``keep_n`` itself (then ``right_H`` is ``[2K, J]``).
+        """
+        C = self.C
+        Y = right_H.shape[1]
+        chunk = max(1, _CHUNK_ELEMENTS // (C * max(Y, self.H)))
         out = torch.empty(self.N, dtype=self.dtype, device=self.device)
-        for s in range(0, self.N, self.chunk):
-            e = min(self.N, s + self.chunk)
-            p, k = self.rows(s, e)
-            out[s:e] = (p.sum(1) * k.sum(1)).reshape(e - s, self.C).sum(1)
+        for s in range(0, self.N, chunk):
+            e = min(self.N, s + chunk)
+            probs, keep = self.rows(s, e)
+            left = probs @ right_H  # [n*C, Y]
+            right = keep if right_J is None else keep @ right_J  # [n*C, Y]
+            out[s:e] = torch.linalg.vecdot(left.view(e - s, -1), right.reshape(e - s, -1))
         return out
 
 
@@ -224,7 +244,7 @@ def batch_balance(
     rtol = tie_rtol(prep.dtype)
     indices, scores, num_tied = [], [], []
     for step in range(B):
-        uncut = prep.first_uncut() if step == 0 else state.uncut()
+        uncut = prep.first if step == 0 else state.uncut()
         x, n_tied = pick_best(uncut, available, largest=False, rtol=rtol, generator=generator)
         available[x] = False
         scores.append(state.add(x))
@@ -290,15 +310,9 @@ class _Factorized:
         self.R = torch.ones(prep.H, prep.J, dtype=torch.float64, device=prep.device)  # prod_i [G_i; G'_i]
 
     def uncut(self) -> Tensor:
-        p = self.prep
-        # rescale so that float32 never underflows; a positive factor leaves the order unchanged
-        Rt = _rescale(self.R).to(p.dtype).T.contiguous()  # [J, 2K]
-        out = torch.empty(p.N, dtype=p.dtype, device=p.device)
-        for s in range(0, p.N, p.chunk):
-            e = min(p.N, s + p.chunk)
-            probs, keep = p.rows(s, e)
-            out[s:e] = ((keep @ Rt) * probs).reshape(e - s, -1).sum(1)  # sum_{c,h} p_h(c) sum_j keep_j(c) R[h,j]
-        return out
+        # W(x) = sum_{c,j} keep_j(c|x) sum_h p_h(c|x) R[h,j]: one [N C, 2K] x [2K, J] product.
+        # R is rescaled so that float32 never underflows; a positive factor keeps the order.
+        return self.prep.pair_sums(_rescale(self.R).to(self.prep.dtype), None)
 
     def add(self, x: int) -> float:
         probs_C_H, _, keep_C_J = self.prep.point64(x)
@@ -314,19 +328,10 @@ class _Enumerate:
         self.keep_J_Y = torch.ones(prep.J, 1, dtype=torch.float64, device=prep.device)  # prod_i lambda lambda'
 
     def uncut(self) -> Tensor:
+        # for every configuration y of the chosen points and label c of the candidate:
+        # 2K p(y, c) = sum_h lik[h, y] p_h(c) and sum_j keep_j(y) keep_j(c); W sums their product
         p = self.prep
-        Y = self.lik_H_Y.shape[1]
-        lik = _rescale(self.lik_H_Y).to(p.dtype)
-        keep_JY = _rescale(self.keep_J_Y).to(p.dtype)
-        chunk = max(1, _CHUNK_ELEMENTS // (p.C * Y))
-        out = torch.empty(p.N, dtype=p.dtype, device=p.device)
-        for s in range(0, p.N, chunk):
-            e = min(p.N, s + chunk)
-            probs, keep = p.rows(s, e)
-            joint = probs @ lik  # [n*C, Y]: 2K p(y_{1:b-1}, c) for every configuration
-            kept = keep @ keep_JY  # [n*C, Y]: sum_j prod lambda lambda' over the whole batch
-            out[s:e] = (joint * kept).reshape(e - s, -1).sum(1)
-        return out
+        return p.pair_sums(_rescale(self.lik_H_Y).to(p.dtype), _rescale(self.keep_J_Y).to(p.dtype))
 
     def add(self, x: int) -> float:
         probs_C_H, _, keep_C_J = self.prep.point64(x)
@@ -356,18 +361,9 @@ class _Importance:
         return torch.softmax(self.loglik_M_H, dim=1).nan_to_num(0.0)
 
     def uncut(self) -> Tensor:
+        # for every configuration m: p(c | y^m) = sum_h post[m, h] p_h(c), times sum_j keep_j(y^m) keep_j(c)
         p = self.prep
-        post_H_M = self._posterior().to(p.dtype).T
-        keep_J_M = _rescale(self.keep_M_J).to(p.dtype).T
-        chunk = max(1, _CHUNK_ELEMENTS // (p.C * self.M))
-        out = torch.empty(p.N, dtype=p.dtype, device=p.device)
-        for s in range(0, p.N, chunk):
-            e = min(p.N, s + chunk)
-            probs, keep = p.rows(s, e)
-            cond = probs @ post_H_M  # [n*C, M]: p(c | y^m) for the candidate's label c
-            kept = keep @ keep_J_M  # [n*C, M]: sum_j of prod lambda lambda' over the batch
-            out[s:e] = (cond * kept).reshape(e - s, -1).sum(1)
-        return out
+        return p.pair_sums(self._posterior().to(p.dtype).T, _rescale(self.keep_M_J).to(p.dtype).T)
 
     def _estimate(self, probs_C_H: Tensor, keep_C_J: Tensor) -> float:
         """Eq. 5 in float64 for one candidate given by its [C, 2K] probabilities and [C, J] keep."""
