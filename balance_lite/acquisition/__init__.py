@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from .balance import balance_scores, lambda_ratios
 from .bald import bald_scores
+from .batchbald import MAX_EXACT_JOINT_ELEMENTS, batchbald, joint_mutual_information
 from .batch_balance import MAX_ENUMERATE_ELEMENTS, batch_balance, batch_balance_value
 from .hamming import annealed_tau, hamming_distances, hamming_edges
 from .scores import mean_std_scores, predictive_entropy_scores, variation_ratio_scores
@@ -27,14 +28,17 @@ from .selection import Selection, top_b
 
 __all__ = [
     "MAX_ENUMERATE_ELEMENTS",
+    "MAX_EXACT_JOINT_ELEMENTS",
     "Selection",
     "annealed_tau",
     "balance_scores",
     "bald_scores",
     "batch_balance",
     "batch_balance_value",
+    "batchbald",
     "hamming_distances",
     "hamming_edges",
+    "joint_mutual_information",
     "lambda_ratios",
     "mean_std_scores",
     "predictive_entropy_scores",

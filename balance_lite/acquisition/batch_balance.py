@@ -46,8 +46,9 @@ from ._checks import (
     check_positive_int,
     compute_dtype,
 )
+from ._sampling import draw_labels, draw_marginal_labels, mixture_hypotheses
 from .balance import lambda_ratios
-from .selection import Selection, pick_best, rand_device, random_selection, tie_rtol
+from .selection import Selection, pick_best, random_selection, tie_rtol
 
 __all__ = ["MAX_ENUMERATE_ELEMENTS", "batch_balance", "batch_balance_value"]
 
@@ -347,10 +348,8 @@ class _Importance:
     def __init__(self, prep: _Prepared, *, M: int, proposal: str, generator: torch.Generator | None):
         self.prep, self.M, self.proposal, self.generator = prep, M, proposal, generator
         H = prep.H
-        if proposal == "joint":  # hypothesis of each configuration: evenly spread, remainder at random
-            even = torch.arange((M // H) * H) % H
-            rest = torch.randint(H, (M % H,), generator=generator, device=rand_device(generator)).cpu()
-            self.hyp = torch.cat([even, rest]).to(prep.device)
+        if proposal == "joint":  # the hypothesis each configuration is drawn from
+            self.hyp = mixture_hypotheses(M, H, generator, prep.device)
         self.loglik_M_H = torch.zeros(M, H, dtype=torch.float64, device=prep.device)  # log prod_i p(y^m_i|w_h)
         self.keep_M_J = torch.ones(M, prep.J, dtype=torch.float64, device=prep.device)  # prod_i lambda lambda'
 
@@ -375,14 +374,10 @@ class _Importance:
     def add(self, x: int) -> float:
         probs_C_H, logp_C_H, keep_C_J = self.prep.point64(x)
         value = self._estimate(probs_C_H, keep_C_J)
-        dev = rand_device(self.generator)
         if self.proposal == "joint":
-            rows = probs_C_H.T[self.hyp]  # [M, C]: the prediction of each configuration's hypothesis
-            labels = torch.multinomial(rows.to(dev), 1, replacement=True, generator=self.generator)
+            labels = draw_labels(probs_C_H, self.hyp, self.generator)
         else:
-            marginal = probs_C_H.mean(1)  # [C]: the predictive marginal p(y|x)
-            labels = torch.multinomial(marginal.to(dev), self.M, replacement=True, generator=self.generator)
-        labels = labels.flatten().to(self.prep.device)  # [M]
+            labels = draw_marginal_labels(probs_C_H, self.M, self.generator)
         self.loglik_M_H += logp_C_H[labels]
         self.keep_M_J *= keep_C_J[labels]
         return value
