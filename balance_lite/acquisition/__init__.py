@@ -23,6 +23,7 @@ from .bald import bald_scores
 from .batchbald import MAX_EXACT_JOINT_ELEMENTS, batchbald, joint_mutual_information
 from .batch_balance import MAX_ENUMERATE_ELEMENTS, batch_balance, batch_balance_value
 from .hamming import annealed_tau, hamming_distances, hamming_edges
+from .partition import partition_classes, partition_scores
 from .scores import mean_std_scores, predictive_entropy_scores, variation_ratio_scores
 from .selection import Selection, top_b
 
@@ -41,6 +42,8 @@ __all__ = [
     "joint_mutual_information",
     "lambda_ratios",
     "mean_std_scores",
+    "partition_classes",
+    "partition_scores",
     "predictive_entropy_scores",
     "top_b",
     "variation_ratio_scores",
