@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["TrainConfig", "TrainResult", "class_weights", "cpu_threads", "train_config_for", "train_model", "val_accuracy"]
+__all__ = ["TrainConfig", "TrainResult", "class_weights", "cpu_threads", "default_threads", "train_config_for", "train_model", "val_accuracy"]
 
 
 @dataclass(frozen=True)
@@ -195,10 +195,7 @@ def train_model(
         evaluate: replaces the validation accuracy: called with the model after each epoch, returns
             the number to maximise. Either ``evaluate`` or ``val_x`` and ``val_y`` must be given.
         progress: show a tqdm bar over epochs.
-        num_threads: CPU threads for torch while training. None: one thread for a network with fewer
-            than 100,000 parameters on the CPU (its operations are too small to gain from more, and
-            idle threads spinning on a busy machine made training of the digits MLP ten times
-            slower in our measurements), torch's current setting otherwise.
+        num_threads: CPU threads for torch while training; None: :func:`default_threads`.
 
     Returns:
         A :class:`TrainResult`; the model holds the weights of the best validation epoch.
@@ -223,14 +220,25 @@ def train_model(
     device = next(model.parameters()).device
     devices = [device.index or 0] if device.type == "cuda" else []
     start = time.perf_counter()
-    if num_threads is None and device.type == "cpu" and sum(p.numel() for p in model.parameters()) < 100_000:
-        num_threads = 1
+    if num_threads is None:
+        num_threads = default_threads(model)
     with torch.random.fork_rng(devices=devices, enabled=seed is not None), cpu_threads(num_threads):
         if seed is not None:
             torch.manual_seed(seed)
         result = _train(model, x.to(device), y.to(device).long(), config, num_classes, evaluate, progress)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def default_threads(model: nn.Module) -> int | None:
+    """1 for a network with fewer than 100,000 parameters on the CPU, else None (torch's setting).
+
+    Such a network's operations are too small to gain from several threads, and idle threads
+    spinning on a busy machine made training the digits MLP ten times slower in our measurements.
+    """
+    params = list(model.parameters())
+    small = sum(p.numel() for p in params) < 100_000
+    return 1 if small and params and params[0].device.type == "cpu" else None
 
 
 @contextlib.contextmanager
