@@ -253,3 +253,25 @@ def test_shrink_keeps_the_initial_examples():
         shrink(splits, {"pool": 5}, seed=0)
     with pytest.raises(ValueError, match="sizes must name"):
         shrink(splits, {"train": 5}, seed=0)
+
+
+def test_random_and_batch_balance_end_to_end_on_digits_quick(tmp_path):
+    out = tmp_path / "e2e"
+    run_digits(out, methods=["random", "batch-balance"], trials=1, seed=0)
+    results = load_results(out)
+    assert set(results) == {("random", 10), ("batch-balance", 10)}
+    preset = get_preset("digits", quick=True)
+    for (method, _), trials in results.items():
+        records = trials[0]
+        assert [r["labels"] for r in records] == list(range(20, preset.budget + 1, 10))
+        for r in records[:-1]:
+            assert all(k in r for k in FIELDS) and len(r["selected"]) == 10
+            assert set(r["seconds"]) == {"train", "evaluate", "predict", "acquire"}
+            if method == "batch-balance":
+                assert 0 < r["tau"] < 1 and 0 <= r["num_edges"] <= preset.num_pairs
+            else:
+                assert r["tau"] is None and r["num_edges"] is None
+    manifest = read_manifest(out)
+    assert manifest["strategies"]["batch-balance"]["num_pairs"] == preset.num_pairs
+    rows = {r["method"]: r for r in results_table(out)}
+    assert rows["batch-balance"]["labels"] == [preset.budget]
