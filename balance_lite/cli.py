@@ -27,8 +27,8 @@ def _csv(kind):
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``balance-lite``."""
+def build_parser():
+    """The ``argparse.ArgumentParser`` of ``balance-lite``."""
     from .experiments.runner import EXECUTORS
     from .metrics import METRICS
 

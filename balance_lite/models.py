@@ -91,11 +91,12 @@ class ConsistentDropout(_ConsistentDropoutBase):
         num_features: F, the width of the layer's input.
         p: the probability of dropping a unit (0.5 in the paper).
 
-    In training mode it is :func:`torch.nn.functional.dropout`; in eval mode it is the identity;
+    In training mode it is ``torch.nn.functional.dropout``; in eval mode it is the identity;
     :meth:`MCDropoutNet.sample_log_probs` applies one mask ``[F]`` per sample index instead.
     """
 
     def forward(self, x: Tensor) -> Tensor:
+        """Ordinary dropout in training mode (a fresh mask per example), the identity in eval mode."""
         return F.dropout(x, self.p, self.training)
 
     def apply_mask(self, x: Tensor, mask_S_F: Tensor) -> Tensor:
@@ -114,6 +115,7 @@ class ConsistentDropout2d(_ConsistentDropoutBase):
     """
 
     def forward(self, x: Tensor) -> Tensor:
+        """Channel dropout in training mode (fresh channel masks per example), the identity in eval mode."""
         return F.dropout2d(x, self.p, self.training)
 
     def apply_mask(self, x: Tensor, mask_S_F: Tensor) -> Tensor:
@@ -164,7 +166,7 @@ class MCDropoutNet(nn.Module):
         name: a short name for ``repr`` and manifests.
     """
 
-    def __init__(self, layers: Sequence[nn.Module], *, input_shape: Sequence[int], num_classes: int, name: str = ""):
+    def __init__(self, layers: Sequence[torch.nn.Module], *, input_shape: Sequence[int], num_classes: int, name: str = ""):
         super().__init__()
         self.layers = nn.Sequential(*layers)
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -177,6 +179,7 @@ class MCDropoutNet(nn.Module):
                 )
 
     def forward(self, x: Tensor) -> Tensor:
+        """Logits ``[n, C]`` of inputs ``[n, ...]``, with dropout as set by ``train()`` / ``eval()``."""
         return self.layers(x)
 
     @property
@@ -184,7 +187,7 @@ class MCDropoutNet(nn.Module):
         """The device of the network's parameters."""
         return next(self.parameters()).device
 
-    def dropout_layers(self) -> list[_ConsistentDropoutBase]:
+    def dropout_layers(self) -> list:
         """The consistent dropout layers, in module order (the order of :attr:`MaskSet.masks`)."""
         return [m for m in self.layers if isinstance(m, _ConsistentDropoutBase)]
 

@@ -86,7 +86,7 @@ class Strategy:
 
     def select(self, predictions: Any, batch_size: int, *, val_error: float,
                generator: torch.Generator) -> Acquired:
-        """Choose ``batch_size`` positions of the pool given :meth:`predict`'s output."""
+        """Choose ``batch_size`` positions of the pool given :meth:`Strategy.predict`'s output."""
         raise NotImplementedError
 
     def __call__(self, model, pool_x: Tensor, holdout_x: Tensor | None, *, batch_size: int, val_error: float,
@@ -375,7 +375,7 @@ def _importance(**params) -> BatchBalanceStrategy:
     return BatchBalanceStrategy(method="importance", **params)
 
 
-#: Every registered strategy: name -> constructor taking the method's parameters as keywords.
+#: The registered strategies, each name mapped to a constructor that takes the method's parameters.
 STRATEGIES: dict[str, Callable[..., Strategy]] = {
     "random": RandomStrategy,
     "bald": _score_strategy("bald_scores", "bald"),

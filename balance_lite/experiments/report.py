@@ -47,7 +47,8 @@ def _results(source):
 
 
 def curves(source, metric: str = "accuracy") -> list[Curve]:
-    """The curve of every (method, B) of a results folder (or of :func:`load_results`'s output).
+    """The curve of every (method, B) of a results folder (or of
+    :func:`~balance_lite.experiments.results.load_results`'s output).
 
     Raises:
         ValueError: an unknown metric.
@@ -73,7 +74,7 @@ def figure(source, metric: str = "accuracy", title: str | None = None):
     """A matplotlib figure with one panel per batch size: median lines and quartile bands.
 
     Args:
-        source: a results folder or :func:`load_results`'s output.
+        source: a results folder or :func:`~balance_lite.experiments.results.load_results`'s output.
         metric: one of ``accuracy``, ``macro_auc``, ``macro_f1``, ``nll``.
         title: the figure's title (default: the preset's name from the manifest).
 
@@ -111,7 +112,7 @@ def plot_results(folder: str | os.PathLike, *, metric: str = "accuracy", output:
     """Draw :func:`figure` and write it to ``output`` (default ``folder/<metric>.png``).
 
     Returns:
-        The path written (atomically: a reader never sees half a picture).
+        The path written. The file is replaced atomically, so a reader never sees half a picture.
     """
     fig = figure(folder, metric)
     output = Path(output) if output else Path(folder) / f"{metric}.png"
@@ -126,13 +127,14 @@ def results_table(source, *, at: int | None = None, metrics=METRICS) -> list[dic
     """Median and interquartile range of each metric per (method, B) at one label count.
 
     Args:
-        source: a results folder or :func:`load_results`'s output.
+        source: a results folder or :func:`~balance_lite.experiments.results.load_results`'s output.
         at: the label count; each trial contributes its record with the most labels ``<= at``.
             Default: the largest label count that every trial of every method reached.
         metrics: which metrics.
 
     Returns:
-        One row per (method, B): ``{"method", "batch_size", "labels", "trials", metric: (median, q25, q75)}``.
+        One dict per (method, B) with keys ``method``, ``batch_size``, ``labels``, ``trials`` and, for
+        each metric, a tuple ``(median, q25, q75)``.
 
     Raises:
         ValueError: no results, or ``at`` below some trial's first record.

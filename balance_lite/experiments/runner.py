@@ -22,7 +22,7 @@ from .results import append_record, atomic_write_text, is_finished, read_manifes
 
 __all__ = ["EXECUTORS", "Unit", "plan_units", "run_experiment", "run_unit", "write_manifest"]
 
-#: Where units run: this process / local processes, or submitit (SLURM, its local and debug executors).
+#: Where units run, this machine (``local``) or submitit (SLURM, or its local and debug executors).
 EXECUTORS = ("local", "slurm", "submitit-local", "submitit-debug")
 
 
