@@ -57,7 +57,7 @@ def test_run_writes_records_and_manifest(tmp_path):
     preset = get_preset("digits", quick=True)
     for trial in (0, 1):
         records = read_records(out / f"random_B10_trial{trial}.jsonl")
-        assert [r["labels"] for r in records] == list(range(20, preset.budget + 1, 10))
+        assert [r["labels"] for r in records] == list(range(20, preset.unit_budget(10, 20) + 1, 10)) == [20, 30, 40, 50]
         for r in records:
             assert all(k in r for k in FIELDS)
         assert records[-1]["selected"] == []
@@ -222,7 +222,9 @@ def test_presets_build_every_strategy_and_quick_variants_are_small():
 
     for name, preset in PRESETS.items():
         quick = preset.quick_variant()
-        assert quick.is_quick and quick.budget < preset.budget and quick.num_pairs <= preset.num_pairs
+        assert quick.is_quick and quick.num_pairs <= preset.num_pairs and preset.iterations is None
+        for b in preset.batch_sizes:
+            assert quick.unit_budget(b, 20) == 20 + 3 * b < preset.unit_budget(b, 20) == preset.budget
         for method in available():
             strategy = preset.strategy(method)
             assert strategy.name == method
@@ -263,7 +265,7 @@ def test_random_and_batch_balance_end_to_end_on_digits_quick(tmp_path):
     preset = get_preset("digits", quick=True)
     for (method, _), trials in results.items():
         records = trials[0]
-        assert [r["labels"] for r in records] == list(range(20, preset.budget + 1, 10))
+        assert [r["labels"] for r in records] == [20, 30, 40, 50]
         for r in records[:-1]:
             assert all(k in r for k in FIELDS) and len(r["selected"]) == 10
             assert set(r["seconds"]) == {"train", "evaluate", "predict", "acquire"}
@@ -274,4 +276,12 @@ def test_random_and_batch_balance_end_to_end_on_digits_quick(tmp_path):
     manifest = read_manifest(out)
     assert manifest["strategies"]["batch-balance"]["num_pairs"] == preset.num_pairs
     rows = {r["method"]: r for r in results_table(out)}
-    assert rows["batch-balance"]["labels"] == [preset.budget]
+    assert rows["batch-balance"]["labels"] == [50]
+
+
+def test_table_default_label_count_is_per_batch_size():
+    results = fake_results()
+    results[("random", 1)] = {0: [{"labels": n, "accuracy": 0.5, "macro_auc": 0.9, "macro_f1": 0.5, "nll": 1.0,
+                                   "selected": []} for n in (20, 21, 22)]}
+    rows = {(r["method"], r["batch_size"]): r for r in results_table(results)}
+    assert rows["random", 1]["labels"] == [22] and rows["random", 10]["labels"] == [40]

@@ -129,7 +129,8 @@ def results_table(source, *, at: int | None = None, metrics=METRICS) -> list[dic
     Args:
         source: a results folder or :func:`~balance_lite.experiments.results.load_results`'s output.
         at: the label count; each trial contributes its record with the most labels ``<= at``.
-            Default: the largest label count that every trial of every method reached.
+            Default, for each batch size: the largest label count that every trial of every
+            method reached with that batch size.
         metrics: which metrics.
 
     Returns:
@@ -142,15 +143,19 @@ def results_table(source, *, at: int | None = None, metrics=METRICS) -> list[dic
     results = _results(source)
     if not results:
         raise ValueError("source holds no results")
-    if at is None:
-        at = min(max(int(r["labels"]) for r in records) for trials in results.values() for records in trials.values())
+    reached: dict[int, int] = {}
+    for (_, batch_size), trials in results.items():
+        for records in trials.values():
+            last = max(int(r["labels"]) for r in records)
+            reached[batch_size] = min(reached.get(batch_size, last), last)
     rows = []
     for (method, batch_size), trials in results.items():
+        at_b = reached[batch_size] if at is None else at
         chosen = []
         for trial, records in sorted(trials.items()):
-            upto = [r for r in records if int(r["labels"]) <= at]
+            upto = [r for r in records if int(r["labels"]) <= at_b]
             if not upto:
-                raise ValueError(f"at={at} is below the first label count of {method} B={batch_size} trial {trial}")
+                raise ValueError(f"at={at_b} is below the first label count of {method} B={batch_size} trial {trial}")
             chosen.append(max(upto, key=lambda r: int(r["labels"])))
         row = {"method": method, "batch_size": batch_size, "labels": sorted({int(r["labels"]) for r in chosen}),
                "trials": len(chosen)}

@@ -78,7 +78,7 @@ def run_unit(spec: dict) -> dict:
 
     result = run_active_learning(
         splits, factory, preset.strategy(unit.method), batch_size=unit.batch_size,
-        budget=min(preset.budget, len(splits.pool)), train_config=preset.train_config(),
+        budget=preset.unit_budget(unit.batch_size, len(splits.initial)), train_config=preset.train_config(),
         eval_samples=preset.eval_samples, seed=seed, device=spec.get("device"), progress=spec.get("progress", False),
         resume=records, on_iteration=save,
     )
