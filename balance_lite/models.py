@@ -40,6 +40,8 @@ from torch import Tensor, nn
 
 __all__ = [
     "ARCHITECTURES",
+    "DEFAULT_ROWS_PER_CHUNK",
+    "FUSE_MIN_SAMPLES",
     "ConsistentDropout",
     "ConsistentDropout2d",
     "MCDropoutNet",
