@@ -35,6 +35,15 @@ from balance_lite.hypotheses import (
 FAST = settings(deadline=None, max_examples=40)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The tensors here are tiny: extra threads only add overhead (a lot of it on a busy 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def one_hot(preds, C=2):
     return torch.nn.functional.one_hot(torch.as_tensor(preds), C).double()
 

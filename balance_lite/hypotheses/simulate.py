@@ -53,16 +53,20 @@ def policy_scores(policy: str, space: HypothesisSpace, weights: Tensor) -> Tenso
         >>> policy_scores("bald", space, space.prior)
         tensor([0.0000, 0.6931], dtype=torch.float64)
     """
+    return _named_scores(policy, space.probs, weights, space.classes)
+
+
+def _named_scores(policy: str, probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
     if policy == "bald":
-        return bald_scores(space.probs, weights)
+        return bald_scores(probs, weights)
     if policy == "class_bald":
-        return class_bald_scores(space.probs, weights, space.classes)
+        return class_bald_scores(probs, weights, classes)
     if policy == "ec2":
-        return ec2_scores(space.probs, weights, space.classes)
+        return ec2_scores(probs, weights, classes)
     if policy == "eced":
-        return eced_scores(space.probs, weights, space.classes)
+        return eced_scores(probs, weights, classes)
     if policy == "eced_no_offset":
-        return eced_scores(space.probs, weights, space.classes, offset=False)
+        return eced_scores(probs, weights, classes, offset=False)
     raise ValueError(f"policy must be one of {POLICIES[1:]} (or a function), got {policy!r}")
 
 
@@ -189,7 +193,13 @@ def simulate(
             allowed = torch.nonzero(~queried).flatten() if noise_free else torch.arange(N, device=weights.device)
             x = int(allowed[torch.randint(len(allowed), (1,), generator=generator)])
         else:
-            scores = policy_scores(policy, space, weights) if isinstance(policy, str) else policy(space, weights)
+            if isinstance(policy, str):
+                # Hypotheses of weight 0 contribute nothing to any named score: drop them (the version space
+                # shrinks fast, and small tensors keep each step cheap).
+                alive = weights > 0
+                scores = _named_scores(policy, space.probs[alive], weights[alive], space.classes[alive])
+            else:
+                scores = policy(space, weights)
             if scores.shape != (N,):
                 raise ValueError(f"policy must return [{N}] scores, got {tuple(scores.shape)}")
             scores = scores.double().clone()

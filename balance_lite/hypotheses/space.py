@@ -6,6 +6,7 @@ Taught in the chapters ``book/cost_of_labels.ipynb`` and ``book/ec2.ipynb``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -184,12 +185,12 @@ class HypothesisSpace:
         """The number of distinct equivalence classes."""
         return int(torch.unique(self.classes).numel())
 
-    @property
+    @cached_property
     def predictions(self) -> Tensor:
         """``[n, N]`` the most likely label of every hypothesis on every point (lowest label on ties)."""
         return self.probs.argmax(-1)
 
-    @property
+    @cached_property
     def noise_free(self) -> bool:
         """True when every ``p(y | h, x)`` is 0 or 1."""
         return bool(((self.probs == 0) | (self.probs == 1)).all())
