@@ -1,6 +1,6 @@
 r"""Equivalence classes from a metric: Hamming distances and farthest-first traversal.
 
-Used by the hypothesis-space chapters (:mod:`balance_lite.hypotheses`) and by BALanCe-Partition
+Used by the hypothesis-space chapters (``balance_lite.hypotheses``) and by BALanCe-Partition
 (App. B.3 of the paper), which both group hypotheses whose predictions differ on at most a
 fraction ``tau`` of the points.
 """

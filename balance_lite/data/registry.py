@@ -25,13 +25,37 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(platformdirs.user_cache_dir("balance_lite")) / "data"
 
 
-def _digits(root: Path, seed: int) -> Splits:
+def _digits(root: Path, seed: int, download: bool) -> Splits:
     from .digits import load_digits_splits
 
     return load_digits_splits(seed)
 
 
-_LOADERS: dict[str, Callable[[Path, int], Splits]] = {"digits": _digits}
+def _image(name: str) -> Callable[[Path, int, bool], Splits]:
+    def loader(root: Path, seed: int, download: bool) -> Splits:
+        from .images import image_splits
+
+        return image_splits(name, root, seed, download=download)
+
+    return loader
+
+
+def _uci(name: str) -> Callable[[Path, int, bool], Splits]:
+    def loader(root: Path, seed: int, download: bool) -> Splits:
+        from .uci import UCI_LOADERS
+
+        return UCI_LOADERS[name](root, seed, download=download)
+
+    return loader
+
+
+_IMAGE_NAMES = ["mnist", "repeated-mnist", "fashion-mnist", "emnist-balanced", "emnist-bymerge",
+                "emnist-byclass", "imbalanced-mnist"]
+_LOADERS: dict[str, Callable[[Path, int, bool], Splits]] = {
+    "digits": _digits,
+    **{name: _image(name) for name in _IMAGE_NAMES},
+    **{name: _uci(name) for name in ["har", "drift", "dry-bean"]},
+}
 
 
 def available() -> list[str]:
@@ -39,13 +63,14 @@ def available() -> list[str]:
     return list(_LOADERS)
 
 
-def load(name: str, *, root: str | os.PathLike | None = None, seed: int = 0) -> Splits:
+def load(name: str, *, root: str | os.PathLike | None = None, seed: int = 0, download: bool = True) -> Splits:
     """Load dataset ``name`` split as in the paper; the split is a pure function of (name, seed).
 
     Args:
         name: one of :func:`available`.
         root: folder holding the data (default: see :func:`data_root`).
         seed: seeds the split and the initial labeled set.
+        download: fetch missing files when online (set ``BALANCE_LITE_OFFLINE=1`` to never try).
 
     Raises:
         ValueError: ``name`` is not a known dataset.
@@ -53,4 +78,4 @@ def load(name: str, *, root: str | os.PathLike | None = None, seed: int = 0) -> 
     """
     if name not in _LOADERS:
         raise ValueError(f"name must be one of {available()}, got {name!r}")
-    return _LOADERS[name](data_root(root), seed)
+    return _LOADERS[name](data_root(root), seed, download)

@@ -1,0 +1,166 @@
+r"""Input validation shared by every acquisition function.
+
+Each check raises :class:`ValueError` (or :class:`TypeError` for a wrong type) naming the
+argument, what was expected and what came, so that a wrong call fails at once and says why.
+No check clamps or repairs its input.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import torch
+from torch import Tensor
+
+#: Largest allowed ``|log sum_c p(c)|`` of a row of log-probabilities. Loose enough for
+#: float32 ``log_softmax`` outputs cast to float64, tight enough to catch logits or
+#: probabilities passed by mistake (their ``logsumexp`` is far from 0).
+NORMALISATION_ATOL = 1e-3
+
+
+def check_log_probs(log_probs: Tensor, name: str = "log_probs", *, letter: str = "S") -> tuple[int, int, int]:
+    r"""Check a ``[N, S, C]`` tensor of log-probabilities and return ``(N, S, C)``.
+
+    ``-inf`` entries (probability 0) are allowed; NaN and ``+inf`` are not. Every row over
+    the last axis must normalise: ``|logsumexp| <= NORMALISATION_ATOL``.
+
+    Args:
+        log_probs: the tensor to check.
+        name: the argument name used in error messages.
+        letter: the letter of the middle axis in error messages (``"S"`` or ``"K"``).
+
+    Returns:
+        ``(N, S, C)``.
+
+    Raises:
+        TypeError: ``log_probs`` is not a floating-point tensor.
+        ValueError: wrong rank, an empty axis, fewer than two classes, NaN or ``+inf``, or a
+            row that does not normalise.
+    """
+    if not isinstance(log_probs, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape [N, {letter}, C], got {type(log_probs).__name__}")
+    if not log_probs.is_floating_point():
+        raise TypeError(f"{name} must hold floating-point log-probabilities, got dtype {log_probs.dtype}")
+    if log_probs.dim() != 3:
+        raise ValueError(f"{name} must have shape [N, {letter}, C], got {tuple(log_probs.shape)}")
+    N, S, C = log_probs.shape
+    if N == 0:
+        raise ValueError(f"{name} must hold at least one pool point (N >= 1), got shape {tuple(log_probs.shape)}")
+    if S == 0:
+        raise ValueError(f"{name} must hold at least one hypothesis ({letter} >= 1), got shape {tuple(log_probs.shape)}")
+    if C < 2:
+        raise ValueError(f"{name} must hold at least two classes (C >= 2), got shape {tuple(log_probs.shape)}")
+    # one pass on the fast path: NaN makes the log-sum-exp NaN, +inf makes it +inf
+    wide = log_probs if log_probs.dtype in (torch.float32, torch.float64) else log_probs.float()
+    lse = torch.logsumexp(wide, dim=-1)  # [N, S]
+    worst = float((lse.abs().max()))
+    if worst <= NORMALISATION_ATOL:  # False for NaN
+        return N, S, C
+    if bool(torch.isnan(log_probs).any()):
+        raise ValueError(f"{name} must not contain NaN")
+    if bool((log_probs == math.inf).any()):
+        raise ValueError(f"{name} must not contain +inf (log-probabilities are <= 0)")
+    err = lse.double().abs()  # a row of all -inf gives inf
+    n, s = divmod(int(err.argmax()), S)
+    raise ValueError(
+        f"{name} must hold log-probabilities whose exp sums to 1 over the last axis (C); "
+        f"row [{n}, {s}] has log-sum-exp {float(lse[n, s]):.3g}. "
+        "Pass log_softmax outputs, not logits or probabilities"
+    )
+
+
+def check_pair(log_probs_a: Tensor, log_probs_b: Tensor) -> tuple[int, int, int]:
+    r"""Check the two ``[N, K, C]`` halves of K hypothesis pairs and return ``(N, K, C)``.
+
+    Raises:
+        TypeError, ValueError: as :func:`check_log_probs`, or the two shapes or devices differ.
+    """
+    N, K, C = check_log_probs(log_probs_a, "log_probs_a", letter="K")
+    if not isinstance(log_probs_b, Tensor) or log_probs_b.dim() != 3 or tuple(log_probs_b.shape) != (N, K, C):
+        got = tuple(log_probs_b.shape) if isinstance(log_probs_b, Tensor) else type(log_probs_b).__name__
+        raise ValueError(f"log_probs_b must have shape [N, K, C] matching log_probs_a {(N, K, C)}, got {got}")
+    if log_probs_b.device != log_probs_a.device:
+        raise ValueError(
+            f"log_probs_b must be on the same device as log_probs_a ({log_probs_a.device}), got {log_probs_b.device}"
+        )
+    check_log_probs(log_probs_b, "log_probs_b", letter="K")
+    return N, K, C
+
+
+def check_edges(edges: Tensor, K: int, device: torch.device) -> Tensor:
+    r"""Check a ``[K]`` bool edge mask and return it on ``device``.
+
+    Raises:
+        TypeError: ``edges`` is not a bool tensor.
+        ValueError: ``edges`` does not have shape ``[K]``.
+    """
+    if not isinstance(edges, Tensor) or edges.dtype != torch.bool:
+        got = edges.dtype if isinstance(edges, Tensor) else type(edges).__name__
+        raise TypeError(f"edges must be a bool tensor of shape [K] (see hamming_edges), got {got}")
+    if tuple(edges.shape) != (K,):
+        raise ValueError(f"edges must have shape [K] = [{K}] (one entry per hypothesis pair), got {tuple(edges.shape)}")
+    return edges.to(device)
+
+
+def check_batch_size(batch_size: int, N: int) -> int:
+    r"""Check ``1 <= batch_size <= N`` and return it as an ``int``.
+
+    Raises:
+        TypeError: ``batch_size`` is not an integer.
+        ValueError: ``batch_size`` is out of range.
+    """
+    if isinstance(batch_size, bool):
+        raise TypeError(f"batch_size must be an int, got {batch_size!r}")
+    try:
+        b = operator.index(batch_size)
+    except TypeError:
+        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__} {batch_size!r}") from None
+    if not 1 <= b <= N:
+        raise ValueError(f"batch_size must be between 1 and the pool size {N}, got {b}")
+    return b
+
+
+def check_positive_int(value: int, name: str) -> int:
+    r"""Check that ``value`` is an integer ``>= 1`` and return it.
+
+    Raises:
+        TypeError: ``value`` is not an integer.
+        ValueError: ``value < 1``.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+    if v < 1:
+        raise ValueError(f"{name} must be >= 1, got {v}")
+    return v
+
+
+def check_generator(generator: torch.Generator | None) -> torch.Generator | None:
+    r"""Check that ``generator`` is ``None`` or a :class:`torch.Generator`.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    return generator
+
+
+def check_choice(value: str, name: str, allowed: tuple[str, ...]) -> str:
+    r"""Check that ``value`` is one of ``allowed``.
+
+    Raises:
+        ValueError: it is not.
+    """
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
+    return value
+
+
+def compute_dtype(t: Tensor) -> torch.dtype:
+    r"""The dtype of the heavy tensor work: float64 for float64 inputs, float32 otherwise."""
+    return torch.float64 if t.dtype == torch.float64 else torch.float32

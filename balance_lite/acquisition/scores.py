@@ -1,0 +1,123 @@
+r"""One-point uncertainty scores from MC-dropout predictions: the baselines of the paper.
+
+Chapter: *BALD and BatchBALD* (the baselines of Sec. 4 of the paper).
+
+Every function takes log-probabilities ``[N, S, C]`` (S hypotheses, the same S dropout masks
+for every pool point), computes in float64 and returns ``[N]`` float64 scores on the
+input's device; higher means more worth labelling. Select a batch with :func:`top_b`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ._checks import check_log_probs
+
+__all__ = ["entropy_nats", "mean_std_scores", "predictive_entropy_scores", "variation_ratio_scores"]
+
+
+def entropy_nats(log_probs: Tensor, dim: int = -1) -> Tensor:
+    r"""Shannon entropy :math:`-\sum_c p_c \log p_c` in nats along ``dim``, with :math:`0 \log 0 = 0`.
+
+    Args:
+        log_probs: log-probabilities, any shape; ``-inf`` means probability 0.
+        dim: the class axis.
+
+    Returns:
+        The entropies, ``log_probs`` with ``dim`` removed.
+
+    Example:
+        >>> entropy_nats(torch.tensor([0.5, 0.5]).log())
+        tensor(0.6931)
+    """
+    p = log_probs.exp()
+    return torch.where(p > 0, -p * log_probs, torch.zeros_like(p)).sum(dim) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def mean_log_probs(log_probs: Tensor) -> Tensor:
+    r"""Log of the predictive distribution :math:`p(y|x) = \frac{1}{S}\sum_s p(y|x, w_s)`.
+
+    Args:
+        log_probs: ``[N, S, C]`` log-probabilities.
+
+    Returns:
+        ``[N, C]`` log-probabilities, in ``log_probs``' dtype.
+    """
+    return torch.logsumexp(log_probs, dim=1) - math.log(log_probs.shape[1])
+
+
+def predictive_entropy_scores(log_probs: Tensor) -> Tensor:
+    r"""Entropy of the predictive distribution, :math:`H[y \mid x] = -\sum_c \bar p_c \log \bar p_c`, in nats.
+
+    :math:`\bar p_c = \frac{1}{S}\sum_s p(c|x, w_s)` is the MC-dropout predictive distribution
+    ("Max Entropy" in Gal et al., 2017).
+
+    Args:
+        log_probs: ``[N, S, C]`` log-probabilities.
+
+    Returns:
+        ``[N]`` float64 entropies in ``[0, log C]``.
+
+    Raises:
+        TypeError, ValueError: ``log_probs`` is malformed (see :func:`bald_scores`).
+
+    Example:
+        >>> lp = torch.tensor([[[0.5, 0.5]], [[1.0, 0.0]]]).log()
+        >>> predictive_entropy_scores(lp)
+        tensor([0.6931, 0.0000], dtype=torch.float64)
+    """
+    check_log_probs(log_probs)
+    return entropy_nats(mean_log_probs(log_probs.double()))
+
+
+def mean_std_scores(log_probs: Tensor) -> Tensor:
+    r"""Mean standard deviation of the class probabilities over hypotheses (Kampffmeyer et al., 2016).
+
+    :math:`\sigma(x) = \frac{1}{C}\sum_c \sqrt{\mathbb{E}_s[p(c|x,w_s)^2] - \mathbb{E}_s[p(c|x,w_s)]^2}`
+    with population (1/S) moments, as in the BatchBALD and BALanCe baselines.
+
+    Args:
+        log_probs: ``[N, S, C]`` log-probabilities.
+
+    Returns:
+        ``[N]`` float64 scores in ``[0, 1/2]``; 0 when every hypothesis predicts alike.
+
+    Raises:
+        TypeError, ValueError: ``log_probs`` is malformed (see :func:`bald_scores`).
+
+    Example:
+        >>> lp = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]]).log()
+        >>> mean_std_scores(lp)
+        tensor([0.5000], dtype=torch.float64)
+    """
+    check_log_probs(log_probs)
+    p = log_probs.double().exp()  # [N, S, C]
+    var = (p.square().mean(1) - p.mean(1).square()).clamp_min(0.0)  # rounding can dip below 0
+    return var.sqrt().mean(1)
+
+
+def variation_ratio_scores(log_probs: Tensor) -> Tensor:
+    r"""Variation ratio :math:`1 - \max_c \bar p_c` of the predictive distribution (Freeman, 1965; Gal et al., 2017).
+
+    We use the predictive distribution :math:`\bar p` (as the BatchBALD and BALanCe code do),
+    not the fraction of hypotheses whose argmax differs from the mode.
+
+    Args:
+        log_probs: ``[N, S, C]`` log-probabilities.
+
+    Returns:
+        ``[N]`` float64 scores in ``[0, 1 - 1/C]``.
+
+    Raises:
+        TypeError, ValueError: ``log_probs`` is malformed (see :func:`bald_scores`).
+
+    Example:
+        >>> lp = torch.tensor([[[0.9, 0.1], [0.5, 0.5]]]).log()
+        >>> variation_ratio_scores(lp)
+        tensor([0.3000], dtype=torch.float64)
+    """
+    check_log_probs(log_probs)
+    return 1.0 - mean_log_probs(log_probs.double()).exp().amax(-1)

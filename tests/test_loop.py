@@ -1,0 +1,308 @@
+"""Tests for balance_lite.loop and balance_lite.strategies."""
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import pytest
+import torch
+
+from balance_lite import data
+from balance_lite.loop import IterationRecord, iteration_seeds, run_active_learning
+from balance_lite.models import build_model
+from balance_lite.strategies import (
+    Acquired,
+    PairPredictions,
+    RandomStrategy,
+    ScoreStrategy,
+    Strategy,
+    available,
+    get_strategy,
+    resolve_tau,
+    top_b,
+)
+from balance_lite.train import TrainConfig
+
+FAST = TrainConfig(lr=1e-2, epoch_size=256, max_epochs=5, patience=2)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", seed=0)
+
+
+def factory(splits, calls=None):
+    def build():
+        if calls is not None:
+            calls.append(1)
+        return build_model("digits", splits.input_shape, splits.num_classes)
+    return build
+
+
+def entropy(log_probs):
+    """Predictive entropy written plainly: a fake acquisition function for the loop."""
+    p = log_probs.exp().mean(1)
+    return -(p * p.clamp_min(1e-12).log()).sum(-1)
+
+
+@dataclass(repr=False)
+class FakePairs(Strategy):
+    """Pretends to be a BALanCe method: records a tau and edges, falls back to random when asked."""
+
+    name = "fake-pairs"
+    fallback: bool = False
+    uses_holdout = True
+
+    def predict(self, model, pool_x, holdout_x, *, generator):
+        assert holdout_x is not None
+        return model.sample_log_probs(pool_x, 4, generator=generator)
+
+    def select(self, predictions, batch_size, *, val_error, generator):
+        picked = torch.randperm(predictions.shape[0], generator=generator)[:batch_size].tolist()
+        return Acquired(picked, [1.0] * batch_size, tau=val_error / 4, num_edges=0 if self.fallback else 3,
+                        random_fallback=self.fallback)
+
+
+def run(splits, strategy, **kw):
+    kw.setdefault("batch_size", 10)
+    kw.setdefault("budget", 50)
+    kw.setdefault("train_config", FAST)
+    kw.setdefault("eval_samples", 5)
+    return run_active_learning(splits, factory(splits), strategy, **kw)
+
+
+def test_random_run_records_every_field(digits):
+    result = run(digits, "random", seed=0)
+    records = result.records
+    assert [r.labels for r in records] == [20, 30, 40, 50]
+    assert [len(r.selected) for r in records] == [10, 10, 10, 0]
+    acquired = [i for r in records for i in r.selected]
+    assert len(set(acquired)) == 30 and not set(acquired) & set(digits.initial)
+    assert result.labeled == list(digits.initial) + acquired
+    for r in records:
+        d = r.to_dict()
+        for key in ("labels", "accuracy", "macro_auc", "macro_f1", "nll", "tau", "num_edges", "selected", "seconds"):
+            assert key in d
+        assert set(r.seconds) == {"train", "evaluate", "predict", "acquire"}
+        assert 0 <= r.accuracy <= 1 and 0 <= r.macro_f1 <= 1 and 0 <= r.macro_auc <= 1 and r.nll > 0
+        assert r.tau is None and r.num_edges is None and r.epochs >= 1
+    assert records[-1].accuracy > 0.6  # 50 labels of digits: far above chance
+
+
+def test_score_strategy_picks_the_top_scores_of_the_unlabeled_pool(digits):
+    strategy = ScoreStrategy(entropy, num_samples=8, label="entropy")
+    result = run(digits, strategy, budget=30, seed=1)
+    first = result.records[0]
+    # recompute the scores of iteration 0 exactly as the loop does, and check the picks are the top 10
+    seeds = iteration_seeds(1, 0)
+    torch.manual_seed(seeds.init)
+    model = factory(digits)()
+    from balance_lite.train import train_model
+    idx = torch.as_tensor(digits.initial)
+    train_model(model, digits.pool.x[idx], digits.pool.y[idx], digits.val.x, digits.val.y, config=FAST,
+                seed=seeds.train)
+    candidates = [i for i in range(len(digits.pool)) if i not in set(digits.initial)]
+    lp = model.sample_log_probs(digits.pool.x[candidates], 8, generator=torch.Generator().manual_seed(seeds.acquire))
+    scores = entropy(lp)
+    expected = {candidates[i] for i in scores.topk(10).indices.tolist()}
+    assert set(first.selected) == expected
+    assert first.scores == sorted(first.scores, reverse=True)
+
+
+def test_same_seed_same_selections_other_seed_others(digits):
+    a = run(digits, ScoreStrategy(entropy, num_samples=6), seed=3)
+    b = run(digits, ScoreStrategy(entropy, num_samples=6), seed=3)
+    c = run(digits, ScoreStrategy(entropy, num_samples=6), seed=4)
+    assert [r.selected for r in a.records] == [r.selected for r in b.records]
+    assert [r.accuracy for r in a.records] == [r.accuracy for r in b.records]
+    assert [r.selected for r in a.records] != [r.selected for r in c.records]
+
+
+def test_resume_recomputes_only_what_is_missing(digits):
+    full = run(digits, "random", seed=5)
+    calls = []
+    seen = []
+    resumed = run_active_learning(digits, factory(digits, calls), "random", batch_size=10, budget=50,
+                                  train_config=FAST, eval_samples=5, seed=5,
+                                  resume=[r.to_dict() for r in full.records[:2]], on_iteration=seen.append)
+    assert len(calls) == 2 and [r.iteration for r in seen] == [2, 3]  # only iterations 2 and 3 ran
+    assert [r.selected for r in resumed.records] == [r.selected for r in full.records]
+    assert [r.accuracy for r in resumed.records] == [r.accuracy for r in full.records]
+    # a finished run resumes to itself without training anything
+    calls.clear()
+    again = run_active_learning(digits, factory(digits, calls), "random", batch_size=10, budget=50, seed=5,
+                                resume=full.records)
+    assert calls == [] and again.labeled == full.labeled
+
+
+def test_resume_must_continue_the_initial_set(digits):
+    full = run(digits, "random", seed=6, budget=30)
+    with pytest.raises(ValueError, match="resume record 0"):
+        run(digits, "random", seed=6, budget=30, initial=digits.initial[:10], resume=full.records)
+
+
+def test_start_from_no_labels_uses_the_untrained_network(digits):
+    result = run(digits, ScoreStrategy(entropy, num_samples=4), initial=[], batch_size=10, budget=20, seed=0)
+    first = result.records[0]
+    assert first.labels == 0 and first.epochs == 0 and len(first.selected) == 10
+    assert first.seconds["train"] < 0.05
+    assert result.records[1].epochs >= 1
+
+
+def test_last_batch_shrinks_to_the_budget(digits):
+    result = run(digits, "random", batch_size=7, budget=30, seed=0)
+    assert [r.labels for r in result.records] == [20, 27, 30]
+    assert [len(r.selected) for r in result.records] == [7, 3, 0]
+
+
+def test_strategy_extras_are_recorded(digits):
+    result = run(digits, FakePairs(), budget=30, seed=0)
+    first = result.records[0]
+    assert first.num_edges == 3 and not first.random_fallback
+    assert first.tau == pytest.approx((1 - first.val_accuracy) / 4)
+    fallback = run(digits, FakePairs(fallback=True), budget=30, seed=0).records[0]
+    assert fallback.random_fallback and fallback.num_edges == 0
+
+
+def test_bad_arguments_raise(digits):
+    with pytest.raises(ValueError, match="batch_size"):
+        run(digits, "random", batch_size=0)
+    with pytest.raises(ValueError, match="budget"):
+        run(digits, "random", budget=10)
+    with pytest.raises(ValueError, match="budget"):
+        run(digits, "random", budget=len(digits.pool) + 1)
+    with pytest.raises(ValueError, match="initial"):
+        run(digits, "random", initial=[0, 0, 1])
+    with pytest.raises(ValueError, match="initial"):
+        run(digits, "random", initial=[len(digits.pool)])
+    with pytest.raises(ValueError, match="eval_samples"):
+        run(digits, "random", eval_samples=0)
+    with pytest.raises(ValueError, match="name must be one of"):
+        run(digits, "no-such-method")
+
+    class Greedy(RandomStrategy):
+        def select(self, predictions, batch_size, *, val_error, generator):
+            return Acquired([0] * batch_size)
+
+    with pytest.raises(RuntimeError, match="distinct positions"):
+        run(digits, Greedy(), budget=30)
+
+
+def test_iteration_seeds_are_distinct_and_stable():
+    seeds = iteration_seeds(0, 0)
+    assert len(set(seeds)) == 4
+    assert iteration_seeds(0, 0) == seeds and iteration_seeds(0, 1) != seeds
+    assert all(0 <= s < 2**63 for s in seeds)
+
+
+def test_record_round_trips_through_dict():
+    record = IterationRecord(iteration=2, labels=40, accuracy=0.5, macro_auc=math.nan, macro_f1=0.4, nll=1.2,
+                             val_accuracy=0.5, tau=0.1, num_edges=7, selected=[3, 1], seconds={"train": 1.0})
+    back = IterationRecord.from_dict({**record.to_dict(), "extra": 1})
+    assert back.selected == [3, 1] and back.tau == 0.1 and math.isnan(back.macro_auc)
+
+
+# ---- strategies -------------------------------------------------------------------------------
+
+
+def test_registry_has_every_method_of_the_issue():
+    assert set(available()) == {"random", "bald", "batchbald", "mean-std", "variation-ratio", "entropy", "balance",
+                                "batch-balance", "batch-balance-importance", "balance-partition"}
+    assert get_strategy("batch-balance-importance").name == "batch-balance-importance"
+    assert get_strategy("batch-balance").params()["method"] == "factorized"
+    assert get_strategy("batchbald", num_samples=20).params() == {"num_samples": 20, "num_configurations": 10_000,
+                                                                   "chunk_size": None}
+    with pytest.raises(ValueError, match="name must be one of"):
+        get_strategy("coreset")
+    with pytest.raises(TypeError, match="does not take"):
+        get_strategy("random", num_pairs=3)
+    with pytest.raises(ValueError, match="num_pairs"):
+        get_strategy("balance", num_pairs=0)
+    with pytest.raises(ValueError, match="tau"):
+        get_strategy("balance", tau=1.5)
+    with pytest.raises(ValueError, match="method"):
+        get_strategy("batch-balance", method="exact")
+
+
+def test_top_b_breaks_ties_at_random_not_by_index():
+    scores = torch.tensor([1.0, 5.0, 5.0, 5.0, 5.0, 0.0])
+    picks = {tuple(top_b(scores, 2, torch.Generator().manual_seed(s))[0]) for s in range(30)}
+    assert all(set(p) <= {1, 2, 3, 4} for p in picks) and len(picks) > 3
+    indices, values = top_b(torch.tensor([0.1, 0.9, 0.5]), 3, torch.Generator().manual_seed(0))
+    assert indices == [1, 2, 0] and values == pytest.approx([0.9, 0.5, 0.1])
+    with pytest.raises(ValueError, match="batch_size"):
+        top_b(scores, 7)
+
+
+def test_resolve_tau():
+    assert resolve_tau(0.05, 4, 0.3) == 0.05
+    with pytest.raises(ValueError, match="tau"):
+        resolve_tau("fixed", 4, 0.3)
+
+
+def test_pair_strategies_sample_two_independent_mask_sets(digits):
+    torch.manual_seed(0)
+    model = factory(digits)()
+    strategy = get_strategy("batch-balance", num_pairs=6)
+    pool_x, holdout_x = digits.pool.x[:50], digits.holdout.x[:30]
+    pred = strategy.predict(model, pool_x, holdout_x, generator=torch.Generator().manual_seed(0))
+    assert isinstance(pred, PairPredictions)
+    assert pred.log_probs_a.shape == pred.log_probs_b.shape == (50, 6, 10)
+    assert pred.preds_a.shape == pred.preds_b.shape == (6, 30)
+    assert not torch.allclose(pred.log_probs_a, pred.log_probs_b)
+    # pair k of the pool and of D̄pool are the same hypotheses: D̄pool predictions are their argmax
+    joint = model.sample_log_probs(torch.cat([pool_x, holdout_x]), masks=model.draw_masks(
+        6, generator=torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(joint[:50], pred.log_probs_a, atol=1e-6, rtol=0)
+    assert torch.equal(joint[50:].argmax(-1).T, pred.preds_a)
+    with pytest.raises(ValueError, match="held-out"):
+        strategy.predict(model, pool_x, None, generator=torch.Generator())
+
+
+# ---- metrics ----------------------------------------------------------------------------------
+
+
+def brute_force_metrics(log_probs, y):
+    """Accuracy, macro one-vs-rest AUC (by counting pairs), macro F1 and NLL written out plainly."""
+    p = log_probs.double().exp().mean(1)
+    N, C = p.shape
+    pred = p.argmax(1)
+    acc = (pred == y).double().mean().item()
+    aucs, f1s = [], []
+    for c in range(C):
+        pos, neg = p[y == c, c], p[y != c, c]
+        wins = sum(float(a > b) + 0.5 * float(a == b) for a in pos for b in neg)
+        aucs.append(wins / (len(pos) * len(neg)))
+        tp = int(((pred == c) & (y == c)).sum())
+        fp, fn = int(((pred == c) & (y != c)).sum()), int(((pred != c) & (y == c)).sum())
+        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    nll = -p[torch.arange(N), y].log().mean().item()
+    return acc, sum(aucs) / C, sum(f1s) / C, nll
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_metrics_match_a_plain_computation(seed):
+    from balance_lite.metrics import evaluate_predictions
+
+    g = torch.Generator().manual_seed(seed)
+    log_probs = torch.randn(40, 6, 4, generator=g).mul(2).log_softmax(-1)
+    y = torch.cat([torch.arange(4), torch.randint(4, (36,), generator=g)])
+    m = evaluate_predictions(log_probs, y)
+    acc, auc, f1, nll = brute_force_metrics(log_probs, y)
+    assert m["accuracy"] == pytest.approx(acc) and m["macro_auc"] == pytest.approx(auc)
+    assert m["macro_f1"] == pytest.approx(f1) and m["nll"] == pytest.approx(nll, rel=1e-5)
+
+
+def test_metrics_edge_cases():
+    from balance_lite.metrics import evaluate_predictions, predictive_log_probs
+
+    lp = torch.tensor([[[0.7, 0.2, 0.1]], [[0.1, 0.8, 0.1]]]).log()
+    m = evaluate_predictions(lp, torch.tensor([0, 1]))  # class 2 absent from the labels
+    assert math.isnan(m["macro_auc"]) and m["accuracy"] == 1.0
+    assert m["macro_f1"] == pytest.approx(2 / 3)  # the absent, never-predicted class counts 0
+    two = torch.tensor([[[0.9, 0.1]], [[0.3, 0.7]], [[0.6, 0.4]]]).log()
+    assert evaluate_predictions(two, torch.tensor([0, 1, 1]))["macro_auc"] == 1.0
+    with pytest.raises(ValueError, match="labels must have shape"):
+        evaluate_predictions(lp, torch.tensor([0]))
+    with pytest.raises(ValueError, match="log_probs must have shape"):
+        predictive_log_probs(torch.zeros(3, 4))
