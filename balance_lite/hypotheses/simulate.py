@@ -35,7 +35,7 @@ ScoreFn = Callable[[HypothesisSpace, Tensor], Tensor]
 
 
 def policy_scores(policy: str, space: HypothesisSpace, weights: Tensor) -> Tensor:
-    """``[N]`` scores of a named greedy policy (one of :data:`POLICIES` except ``random``).
+    """``[N]`` scores of a named greedy policy (one of ``POLICIES`` except ``random``).
 
     Args:
         policy: ``"bald"``, ``"class_bald"``, ``"ec2"``, ``"eced"`` or ``"eced_no_offset"``.
@@ -142,7 +142,7 @@ def simulate(
 
     Args:
         space: the hypothesis space (its classes define the goal).
-        policy: a name from :data:`POLICIES` or a function ``score(space, weights) -> [N]``.
+        policy: a name from ``POLICIES`` or a function ``score(space, weights) -> [N]``.
         target: the index of the true hypothesis.
         slack: stop when the top class has posterior mass at least ``1 - slack``; must be in
             [0, 1), and positive when the space is noisy.
