@@ -378,6 +378,10 @@ def test_bad_arguments_raise_value_errors_naming_them():
         HypothesisSpace.from_predictions(torch.tensor([[0, 1], [1, 1]]), prior=torch.tensor([0.5, 0.6]))
     with pytest.raises(ValueError, match="probs must be non-negative and sum to 1"):
         HypothesisSpace(A_PROBS * 2, A_W, A_CLASSES, torch.full((2,), 0.5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="point_weights must have shape"):
+        weighted_hamming(torch.tensor([[0, 1]]), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="point_weights must be non-negative and sum to 1"):
+        weighted_hamming(torch.tensor([[0, 1]]), torch.tensor([0.2, 0.2]))
     with pytest.raises(ValueError, match="n must be between"):
         stylized_example(1, 0.1)
     with pytest.raises(ValueError, match="sigma must be"):

@@ -43,11 +43,10 @@ def weighted_hamming(preds: Tensor, point_weights: Tensor | None = None) -> Tens
     """
     if preds.dim() != 2 or preds.shape[1] == 0:
         raise ValueError(f"preds must have shape [n, N] with N >= 1, got {tuple(preds.shape)}")
+    if point_weights is not None:
+        _check_distribution("point_weights", point_weights, preds.shape[1])
     if point_weights is None or bool((point_weights == point_weights[0]).all()):
-        if point_weights is not None:
-            _check_distribution("point_weights", point_weights, preds.shape[1])
         return pairwise_hamming(preds).double()
-    _check_distribution("point_weights", point_weights, preds.shape[1])
     if int(preds.min()) < 0:
         raise ValueError("preds must hold non-negative integer class labels")
     one_hot = torch.nn.functional.one_hot(preds.long(), int(preds.max()) + 1).double()  # [n, N, C]
