@@ -91,18 +91,20 @@ class ConsistentDropout(_ConsistentDropoutBase):
         num_features: F, the width of the layer's input.
         p: the probability of dropping a unit (0.5 in the paper).
 
-    In training mode it is :func:`torch.nn.functional.dropout`; in eval mode it is the identity;
+    In training mode it is ``torch.nn.functional.dropout``; in eval mode it is the identity;
     :meth:`MCDropoutNet.sample_log_probs` applies one mask ``[F]`` per sample index instead.
     """
 
     def forward(self, x: Tensor) -> Tensor:
+        """Ordinary dropout in training mode (a fresh mask per example), the identity in eval mode."""
         return F.dropout(x, self.p, self.training)
 
-    def apply_mask(self, x: Tensor, mask_S_F: Tensor) -> Tensor:
+    def apply_mask(self, x: Tensor, mask_S_F: Tensor, *, inplace: bool = False) -> Tensor:
         """Multiply rows ``[n * S, F]`` (point-major: row ``i * S + s``) by the masks of each sample ``s``."""
         S = mask_S_F.shape[0]
         shaped = x.view(-1, S, self.num_features)
-        return (shaped * self.scaled_mask(mask_S_F, x.dtype)).view_as(x)
+        scale = self.scaled_mask(mask_S_F, x.dtype)
+        return shaped.mul_(scale).view_as(x) if inplace else (shaped * scale).view_as(x)
 
 
 class ConsistentDropout2d(_ConsistentDropoutBase):
@@ -114,14 +116,15 @@ class ConsistentDropout2d(_ConsistentDropoutBase):
     """
 
     def forward(self, x: Tensor) -> Tensor:
+        """Channel dropout in training mode (fresh channel masks per example), the identity in eval mode."""
         return F.dropout2d(x, self.p, self.training)
 
-    def apply_mask(self, x: Tensor, mask_S_F: Tensor) -> Tensor:
+    def apply_mask(self, x: Tensor, mask_S_F: Tensor, *, inplace: bool = False) -> Tensor:
         """Multiply rows ``[n * S, F, H, W]`` (row ``i * S + s``) by the channel masks of sample ``s``."""
         S = mask_S_F.shape[0]
         shaped = x.view(-1, S, *x.shape[1:])
         scale = self.scaled_mask(mask_S_F, x.dtype)[:, :, None, None]
-        return (shaped * scale).view_as(x)
+        return shaped.mul_(scale).view_as(x) if inplace else (shaped * scale).view_as(x)
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ class MCDropoutNet(nn.Module):
         name: a short name for ``repr`` and manifests.
     """
 
-    def __init__(self, layers: Sequence[nn.Module], *, input_shape: Sequence[int], num_classes: int, name: str = ""):
+    def __init__(self, layers: Sequence[torch.nn.Module], *, input_shape: Sequence[int], num_classes: int, name: str = ""):
         super().__init__()
         self.layers = nn.Sequential(*layers)
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -177,6 +180,7 @@ class MCDropoutNet(nn.Module):
                 )
 
     def forward(self, x: Tensor) -> Tensor:
+        """Logits ``[n, C]`` of inputs ``[n, ...]``, with dropout as set by ``train()`` / ``eval()``."""
         return self.layers(x)
 
     @property
@@ -184,7 +188,7 @@ class MCDropoutNet(nn.Module):
         """The device of the network's parameters."""
         return next(self.parameters()).device
 
-    def dropout_layers(self) -> list[_ConsistentDropoutBase]:
+    def dropout_layers(self) -> list:
         """The consistent dropout layers, in module order (the order of :attr:`MaskSet.masks`)."""
         return [m for m in self.layers if isinstance(m, _ConsistentDropoutBase)]
 
@@ -245,7 +249,7 @@ class MCDropoutNet(nn.Module):
                     # then repeat each input's features S times (row i * S + s).
                     h = h.repeat_interleave(S, dim=0)
                     expanded = True
-                h = layer.apply_mask(h, mask)
+                h = layer.apply_mask(h, mask, inplace=True)  # h is an intermediate of this chunk
             elif expanded and isinstance(layer, nn.ReLU):
                 h = h.relu_()  # h is an intermediate of this chunk: no need for a copy
             elif isinstance(layer, nn.MaxPool2d) and _is_plain_2x2(layer):
@@ -374,17 +378,19 @@ def _masked_conv(h: Tensor, scale_S_F: Tensor, conv: nn.Conv2d, pool: bool) -> T
     per_channel = F.conv2d(h, weight, None, conv.stride, conv.padding, conv.dilation, groups=F_in)
     Hp, Wp = per_channel.shape[-2:]
     per_channel = per_channel.view(n, F_in, O, Hp, Wp)
+    if pool:
+        # The bias is the same over a window, so max(z + b) = max(z) + b: add it after pooling.
+        H2, W2 = Hp // 2, Wp // 2
+        windows = per_channel[..., : 2 * H2, : 2 * W2].reshape(n, F_in, O, H2, 2, W2, 2)
+        windows = windows.permute(0, 1, 4, 6, 2, 3, 5).reshape(n, F_in, 4 * O * H2 * W2)
+        mixed = torch.matmul(scale_S_F, windows)  # [n, S, 4 * O * H2 * W2]
+        pooled = mixed.view(n * S, 4, O * H2 * W2).amax(dim=1).view(n * S, O, H2, W2)
+        return pooled if conv.bias is None else pooled.add_(conv.bias[:, None, None])
     if conv.bias is not None:
         bias_map = conv.bias[None, None, :, None, None].expand(n, 1, O, Hp, Wp)
         per_channel = torch.cat([per_channel, bias_map], dim=1)
         scale_S_F = torch.cat([scale_S_F, scale_S_F.new_ones(S, 1)], dim=1)
     rows = per_channel.shape[1]
-    if pool:
-        H2, W2 = Hp // 2, Wp // 2
-        windows = per_channel[..., : 2 * H2, : 2 * W2].reshape(n, rows, O, H2, 2, W2, 2)
-        windows = windows.permute(0, 1, 4, 6, 2, 3, 5).reshape(n, rows, 4 * O * H2 * W2)
-        mixed = torch.matmul(scale_S_F, windows)  # [n, S, 4 * O * H2 * W2]
-        return mixed.view(n * S, 4, O * H2 * W2).amax(dim=1).view(n * S, O, H2, W2)
     mixed = torch.matmul(scale_S_F, per_channel.reshape(n, rows, O * Hp * Wp))  # [n, S, O * H' * W']
     return mixed.view(n * S, O, Hp, Wp)
 

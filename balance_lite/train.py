@@ -35,7 +35,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 __all__ = ["TrainConfig", "TrainResult", "class_weights", "cpu_threads", "default_threads", "train_config_for", "train_model", "val_accuracy"]
 
@@ -150,7 +150,7 @@ def class_weights(labels: Tensor, num_classes: int) -> Tensor:
 
 
 @torch.no_grad()
-def val_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, chunk_size: int = 4096) -> float:
+def val_accuracy(model: torch.nn.Module, x: Tensor, y: Tensor, *, chunk_size: int = 4096) -> float:
     """Accuracy of the network with dropout off on ``x`` ``[n, ...]``, ``y`` ``[n]``."""
     was_training = model.training
     model.eval()
@@ -166,7 +166,7 @@ def val_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, chunk_size: int = 40
 
 
 def train_model(
-    model: nn.Module,
+    model: torch.nn.Module,
     x: Tensor,
     y: Tensor,
     val_x: Tensor | None = None,
@@ -175,7 +175,7 @@ def train_model(
     config: TrainConfig = TrainConfig(),
     num_classes: int | None = None,
     seed: int | None = None,
-    evaluate: Callable[[nn.Module], float] | None = None,
+    evaluate: Callable[[torch.nn.Module], float] | None = None,
     progress: bool = False,
     num_threads: int | None = None,
 ) -> TrainResult:
@@ -230,7 +230,7 @@ def train_model(
     return result
 
 
-def default_threads(model: nn.Module) -> int | None:
+def default_threads(model: torch.nn.Module) -> int | None:
     """1 for a network with fewer than 100,000 parameters on the CPU, else None (torch's setting).
 
     Such a network's operations are too small to gain from several threads, and idle threads
