@@ -536,6 +536,7 @@ def _mlp(hidden: tuple[int, ...], name: str) -> Callable[..., MCDropoutNet]:
 #: The network for each dataset name of :func:`balance_lite.data.load`.
 ARCHITECTURES: dict[str, Callable[..., MCDropoutNet]] = {
     "digits": digits_mlp,
+    "repeated-digits": digits_mlp,
     "mnist": mnist_cnn,
     "repeated-mnist": mnist_cnn,
     "imbalanced-mnist": mnist_cnn,

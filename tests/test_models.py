@@ -169,9 +169,12 @@ def test_channel_dropout_in_training_drops_whole_channels():
 
 
 def test_factory_knows_every_dataset_and_builds_fresh_networks():
-    expected = {"digits", "mnist", "repeated-mnist", "imbalanced-mnist", "fashion-mnist", "emnist-balanced",
+    expected = {"digits", "repeated-digits", "mnist", "repeated-mnist", "imbalanced-mnist", "fashion-mnist", "emnist-balanced",
                 "emnist-bymerge", "emnist-byclass", "har", "drift", "dry-bean"}
     assert expected <= set(ARCHITECTURES)
+    from balance_lite import data
+
+    assert set(data.available()) <= set(ARCHITECTURES)  # every loadable dataset has its network
     torch.manual_seed(0)
     a = build_model("dry-bean", (16,), 7)
     b = build_model("dry-bean", (16,), 7)
