@@ -178,6 +178,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             dict(num_samples=10, num_pairs=10, num_configurations=1000, eval_samples=5, train={"max_epochs": 10}),
             "The embedded 8x8 digits (not in the paper): seconds per run on a CPU. " + _OURS,
             num_samples=20, num_pairs=20, num_configurations=2000, eval_samples=10),
+    _preset("repeated-digits", "repeated-digits", (10,), 120,
+            dict(num_samples=10, num_pairs=10, num_configurations=1000, eval_samples=5, train={"max_epochs": 10}),
+            "The digits pool repeated with noise (see balance_lite.data), the small analogue of Repeated-MNIST. "
+            + _OURS, num_samples=20, num_pairs=20, num_configurations=2000, eval_samples=10),
     _preset("mnist", "mnist", (1, 3, 10), 260, _QUICK_IMAGES,
             "Paper Sec. 4.2: B = 1, 3, 10; K = 100; 20 initial labels (2 per class) to 260. " + _OURS),
     _preset("repeated-mnist", "repeated-mnist", (10,), 260, _QUICK_IMAGES,
