@@ -35,7 +35,6 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from .data import Splits
 from .metrics import evaluate_predictions
@@ -144,7 +143,7 @@ def _resolve_device(device) -> torch.device:
 
 def run_active_learning(
     dataset: Splits,
-    model_factory: Callable[[], nn.Module],
+    model_factory: Callable[[], torch.nn.Module],
     acquisition: Strategy | str,
     *,
     batch_size: int,

@@ -40,6 +40,8 @@ from torch import Tensor, nn
 
 __all__ = [
     "ARCHITECTURES",
+    "DEFAULT_ROWS_PER_CHUNK",
+    "FUSE_MIN_SAMPLES",
     "ConsistentDropout",
     "ConsistentDropout2d",
     "MCDropoutNet",
@@ -53,6 +55,11 @@ __all__ = [
 
 #: Rows (points x samples) per chunk when ``chunk_size`` is not given.
 DEFAULT_ROWS_PER_CHUNK = 8192
+
+#: With ``fuse=None``, the channel-dropout shortcut is used from this many samples on: it convolves
+#: each input channel once per point, which pays off only when amortised over enough samples
+#: (measured crossover on a 2-core CPU: about 10 samples for the MNIST CNN, 20 for the EMNIST CNN).
+FUSE_MIN_SAMPLES = 16
 
 
 def _check_p(p: float) -> float:
@@ -91,18 +98,20 @@ class ConsistentDropout(_ConsistentDropoutBase):
         num_features: F, the width of the layer's input.
         p: the probability of dropping a unit (0.5 in the paper).
 
-    In training mode it is :func:`torch.nn.functional.dropout`; in eval mode it is the identity;
+    In training mode it is ``torch.nn.functional.dropout``; in eval mode it is the identity;
     :meth:`MCDropoutNet.sample_log_probs` applies one mask ``[F]`` per sample index instead.
     """
 
     def forward(self, x: Tensor) -> Tensor:
+        """Ordinary dropout in training mode (a fresh mask per example), the identity in eval mode."""
         return F.dropout(x, self.p, self.training)
 
-    def apply_mask(self, x: Tensor, mask_S_F: Tensor) -> Tensor:
+    def apply_mask(self, x: Tensor, mask_S_F: Tensor, *, inplace: bool = False) -> Tensor:
         """Multiply rows ``[n * S, F]`` (point-major: row ``i * S + s``) by the masks of each sample ``s``."""
         S = mask_S_F.shape[0]
         shaped = x.view(-1, S, self.num_features)
-        return (shaped * self.scaled_mask(mask_S_F, x.dtype)).view_as(x)
+        scale = self.scaled_mask(mask_S_F, x.dtype)
+        return shaped.mul_(scale).view_as(x) if inplace else (shaped * scale).view_as(x)
 
 
 class ConsistentDropout2d(_ConsistentDropoutBase):
@@ -114,14 +123,15 @@ class ConsistentDropout2d(_ConsistentDropoutBase):
     """
 
     def forward(self, x: Tensor) -> Tensor:
+        """Channel dropout in training mode (fresh channel masks per example), the identity in eval mode."""
         return F.dropout2d(x, self.p, self.training)
 
-    def apply_mask(self, x: Tensor, mask_S_F: Tensor) -> Tensor:
+    def apply_mask(self, x: Tensor, mask_S_F: Tensor, *, inplace: bool = False) -> Tensor:
         """Multiply rows ``[n * S, F, H, W]`` (row ``i * S + s``) by the channel masks of sample ``s``."""
         S = mask_S_F.shape[0]
         shaped = x.view(-1, S, *x.shape[1:])
         scale = self.scaled_mask(mask_S_F, x.dtype)[:, :, None, None]
-        return (shaped * scale).view_as(x)
+        return shaped.mul_(scale).view_as(x) if inplace else (shaped * scale).view_as(x)
 
 
 @dataclass(frozen=True)
@@ -164,7 +174,7 @@ class MCDropoutNet(nn.Module):
         name: a short name for ``repr`` and manifests.
     """
 
-    def __init__(self, layers: Sequence[nn.Module], *, input_shape: Sequence[int], num_classes: int, name: str = ""):
+    def __init__(self, layers: Sequence[torch.nn.Module], *, input_shape: Sequence[int], num_classes: int, name: str = ""):
         super().__init__()
         self.layers = nn.Sequential(*layers)
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -177,6 +187,7 @@ class MCDropoutNet(nn.Module):
                 )
 
     def forward(self, x: Tensor) -> Tensor:
+        """Logits ``[n, C]`` of inputs ``[n, ...]``, with dropout as set by ``train()`` / ``eval()``."""
         return self.layers(x)
 
     @property
@@ -184,7 +195,7 @@ class MCDropoutNet(nn.Module):
         """The device of the network's parameters."""
         return next(self.parameters()).device
 
-    def dropout_layers(self) -> list[_ConsistentDropoutBase]:
+    def dropout_layers(self) -> list:
         """The consistent dropout layers, in module order (the order of :attr:`MaskSet.masks`)."""
         return [m for m in self.layers if isinstance(m, _ConsistentDropoutBase)]
 
@@ -245,7 +256,7 @@ class MCDropoutNet(nn.Module):
                     # then repeat each input's features S times (row i * S + s).
                     h = h.repeat_interleave(S, dim=0)
                     expanded = True
-                h = layer.apply_mask(h, mask)
+                h = layer.apply_mask(h, mask, inplace=True)  # h is an intermediate of this chunk
             elif expanded and isinstance(layer, nn.ReLU):
                 h = h.relu_()  # h is an intermediate of this chunk: no need for a copy
             elif isinstance(layer, nn.MaxPool2d) and _is_plain_2x2(layer):
@@ -266,7 +277,7 @@ class MCDropoutNet(nn.Module):
         masks: MaskSet | None = None,
         chunk_size: int | None = None,
         generator: torch.Generator | None = None,
-        fuse: bool = True,
+        fuse: bool | None = None,
     ) -> Tensor:
         r"""Consistent MC-dropout log-probabilities ``log p(y | x_i, w_s)`` for every input and mask.
 
@@ -276,7 +287,8 @@ class MCDropoutNet(nn.Module):
         dropout is a channel dropout followed by a convolution, we use that the convolution is linear
         in its input channels: we convolve each input channel once and mix the results with the S
         channel masks, which gives the same numbers as convolving S masked copies (up to float
-        rounding) at a fraction of the cost (``fuse=False`` switches this off).
+        rounding) at a fraction of the cost for many samples (``fuse=None`` uses it from
+        :data:`FUSE_MIN_SAMPLES` samples on, ``True`` / ``False`` force it on or off).
 
         Args:
             x: ``[N, ...]`` inputs; moved chunk by chunk to the network's device.
@@ -285,7 +297,8 @@ class MCDropoutNet(nn.Module):
                 uses ``masks`` sample ``s`` for every input, whatever the chunking.
             chunk_size: points per chunk (default: about 8,192 rows of points x samples).
             generator: used to draw the masks when ``masks`` is not given.
-            fuse: use the channel-dropout + convolution shortcut described above.
+            fuse: use the channel-dropout + convolution shortcut described above (None: when S is
+                at least :data:`FUSE_MIN_SAMPLES`).
 
         Returns:
             ``[N, S, C]`` float log-probabilities on the network's device.
@@ -304,6 +317,8 @@ class MCDropoutNet(nn.Module):
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"x must have shape [N, {', '.join(map(str, self.input_shape))}], got {tuple(x.shape)}")
         S = masks.num_samples
+        if fuse is None:
+            fuse = S >= FUSE_MIN_SAMPLES
         if chunk_size is None:
             chunk_size = max(1, DEFAULT_ROWS_PER_CHUNK // S)
         if not isinstance(chunk_size, int) or chunk_size < 1:
@@ -374,17 +389,19 @@ def _masked_conv(h: Tensor, scale_S_F: Tensor, conv: nn.Conv2d, pool: bool) -> T
     per_channel = F.conv2d(h, weight, None, conv.stride, conv.padding, conv.dilation, groups=F_in)
     Hp, Wp = per_channel.shape[-2:]
     per_channel = per_channel.view(n, F_in, O, Hp, Wp)
+    if pool:
+        # The bias is the same over a window, so max(z + b) = max(z) + b: add it after pooling.
+        H2, W2 = Hp // 2, Wp // 2
+        windows = per_channel[..., : 2 * H2, : 2 * W2].reshape(n, F_in, O, H2, 2, W2, 2)
+        windows = windows.permute(0, 1, 4, 6, 2, 3, 5).reshape(n, F_in, 4 * O * H2 * W2)
+        mixed = torch.matmul(scale_S_F, windows)  # [n, S, 4 * O * H2 * W2]
+        pooled = mixed.view(n * S, 4, O * H2 * W2).amax(dim=1).view(n * S, O, H2, W2)
+        return pooled if conv.bias is None else pooled.add_(conv.bias[:, None, None])
     if conv.bias is not None:
         bias_map = conv.bias[None, None, :, None, None].expand(n, 1, O, Hp, Wp)
         per_channel = torch.cat([per_channel, bias_map], dim=1)
         scale_S_F = torch.cat([scale_S_F, scale_S_F.new_ones(S, 1)], dim=1)
     rows = per_channel.shape[1]
-    if pool:
-        H2, W2 = Hp // 2, Wp // 2
-        windows = per_channel[..., : 2 * H2, : 2 * W2].reshape(n, rows, O, H2, 2, W2, 2)
-        windows = windows.permute(0, 1, 4, 6, 2, 3, 5).reshape(n, rows, 4 * O * H2 * W2)
-        mixed = torch.matmul(scale_S_F, windows)  # [n, S, 4 * O * H2 * W2]
-        return mixed.view(n * S, 4, O * H2 * W2).amax(dim=1).view(n * S, O, H2, W2)
     mixed = torch.matmul(scale_S_F, per_channel.reshape(n, rows, O * Hp * Wp))  # [n, S, O * H' * W']
     return mixed.view(n * S, O, Hp, Wp)
 
@@ -519,6 +536,7 @@ def _mlp(hidden: tuple[int, ...], name: str) -> Callable[..., MCDropoutNet]:
 #: The network for each dataset name of :func:`balance_lite.data.load`.
 ARCHITECTURES: dict[str, Callable[..., MCDropoutNet]] = {
     "digits": digits_mlp,
+    "repeated-digits": digits_mlp,
     "mnist": mnist_cnn,
     "repeated-mnist": mnist_cnn,
     "imbalanced-mnist": mnist_cnn,

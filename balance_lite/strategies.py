@@ -46,7 +46,6 @@ __all__ = [
     "available",
     "get_strategy",
     "resolve_tau",
-    "top_b",
 ]
 
 
@@ -58,7 +57,8 @@ class Acquired:
         indices: positions in the candidate pool passed to the strategy, in pick order.
         scores: the acquisition value after each pick (the method's own scale).
         tau: the Hamming threshold used (BALanCe methods), else None.
-        num_edges: how many of the K hypothesis pairs were cut (d_H > tau), else None.
+        num_edges: how many of the K hypothesis pairs were cut (d_H > tau), else None (also for
+            BALanCe-Partition, whose edges join hypotheses of different classes).
         random_fallback: True when the method had nothing to go on (no edge left) and picked at random.
     """
 
@@ -67,25 +67,6 @@ class Acquired:
     tau: float | None = None
     num_edges: int | None = None
     random_fallback: bool = False
-
-
-def top_b(scores: Tensor, batch_size: int, generator: torch.Generator | None = None) -> tuple[list[int], list[float]]:
-    """The ``batch_size`` highest scores, ties broken at random (not by pool index).
-
-    Args:
-        scores: ``[N]`` scores.
-        batch_size: B, between 1 and N.
-        generator: draws the random order that breaks ties.
-
-    Returns:
-        ``(indices, values)`` in decreasing score order.
-    """
-    N = scores.shape[0]
-    if not 1 <= batch_size <= N:
-        raise ValueError(f"batch_size must be between 1 and the pool size {N}, got {batch_size}")
-    order = torch.randperm(N, generator=generator).to(scores.device)
-    values, pos = torch.topk(scores[order], batch_size)
-    return order[pos].tolist(), values.tolist()
 
 
 class Strategy:
@@ -105,7 +86,7 @@ class Strategy:
 
     def select(self, predictions: Any, batch_size: int, *, val_error: float,
                generator: torch.Generator) -> Acquired:
-        """Choose ``batch_size`` positions of the pool given :meth:`predict`'s output."""
+        """Choose ``batch_size`` positions of the pool given :meth:`Strategy.predict`'s output."""
         raise NotImplementedError
 
     def __call__(self, model, pool_x: Tensor, holdout_x: Tensor | None, *, batch_size: int, val_error: float,
@@ -174,8 +155,10 @@ class ScoreStrategy(Strategy):
         return model.sample_log_probs(pool_x, self.num_samples, chunk_size=self.chunk_size, generator=generator)
 
     def select(self, predictions, batch_size, *, val_error, generator):
-        indices, values = top_b(self.score_fn(predictions), batch_size, generator)
-        return Acquired(indices=indices, scores=values)
+        from .acquisition import top_b
+
+        sel = top_b(self.score_fn(predictions), batch_size, generator=generator)
+        return Acquired(indices=list(sel.indices), scores=list(sel.scores))
 
 
 @dataclass(repr=False)
@@ -308,8 +291,8 @@ class BalanceStrategy(_PairStrategy):
                                              generator=generator)
             return Acquired(picked.indices, picked.scores, tau, 0, random_fallback=True)
         scores = acquisition.balance_scores(predictions.log_probs_a, predictions.log_probs_b, edges)
-        indices, values = top_b(scores, batch_size, generator)
-        return Acquired(indices, values, tau, num_edges)
+        sel = acquisition.top_b(scores, batch_size, generator=generator)
+        return Acquired(list(sel.indices), list(sel.scores), tau, num_edges)
 
 
 @dataclass(repr=False)
@@ -347,7 +330,7 @@ class BatchBalanceStrategy(_PairStrategy):
                                         method=self.method, num_samples=self.num_configurations,
                                         generator=generator)
         return Acquired(list(sel.indices), list(sel.scores), tau, int(edges.sum()),
-                        random_fallback=bool(getattr(sel, "random_fallback", False)))
+                        random_fallback=sel.fallback_random)
 
 
 @dataclass(repr=False)
@@ -368,11 +351,13 @@ class PartitionStrategy(_PairStrategy):
         from . import acquisition
 
         tau = resolve_tau(self.tau, self.divisor, val_error)
-        log_probs = torch.cat([predictions.log_probs_a, predictions.log_probs_b], dim=1)  # [N, 2K, C]
-        preds = torch.cat([predictions.preds_a, predictions.preds_b], dim=0)  # [2K, U]
-        scores = acquisition.partition_scores(log_probs, preds, tau)
-        indices, values = top_b(scores, batch_size, generator)
-        return Acquired(indices, values, tau, None)
+        classes = acquisition.partition_classes(predictions.preds_a, predictions.preds_b, tau)  # [2K]
+        scores = acquisition.partition_scores(predictions.log_probs_a, predictions.log_probs_b, classes)
+        if int(classes.max()) == 0:  # one class: nothing to tell apart, every score is 0
+            picked = RandomStrategy().select(scores.shape[0], batch_size, val_error=val_error, generator=generator)
+            return Acquired(picked.indices, picked.scores, tau, None, random_fallback=True)
+        sel = acquisition.top_b(scores, batch_size, generator=generator)
+        return Acquired(list(sel.indices), list(sel.scores), tau, None)
 
 
 def _score_strategy(score_name: str, label: str) -> Callable[..., ScoreStrategy]:
@@ -390,7 +375,7 @@ def _importance(**params) -> BatchBalanceStrategy:
     return BatchBalanceStrategy(method="importance", **params)
 
 
-#: Every registered strategy: name -> constructor taking the method's parameters as keywords.
+#: The registered strategies, each name mapped to a constructor that takes the method's parameters.
 STRATEGIES: dict[str, Callable[..., Strategy]] = {
     "random": RandomStrategy,
     "bald": _score_strategy("bald_scores", "bald"),

@@ -27,7 +27,7 @@ def rows(ds):
 
 
 def test_available_lists_every_paper_dataset():
-    assert data.available() == ["digits", "mnist", "repeated-mnist", "fashion-mnist", "emnist-balanced",
+    assert data.available() == ["digits", "repeated-digits", "mnist", "repeated-mnist", "fashion-mnist", "emnist-balanced",
                                 "emnist-bymerge", "emnist-byclass", "imbalanced-mnist", "har", "drift", "dry-bean"]
 
 
@@ -63,6 +63,25 @@ def test_digits_parts_are_disjoint_and_cover_the_data():
 
     ref = torch.from_numpy(load_digits().data / 16.0).float()
     assert torch.equal(all_x.sum(0), ref.sum(0))
+
+
+def test_repeated_digits_repeats_the_pool_with_noise():
+    base, rep = data.load("digits", seed=2), data.load("repeated-digits", seed=2)
+    n = len(base.pool)
+    assert rep.name == "repeated-digits" and len(rep.pool) == 3 * n and rep.input_shape == (64,)
+    assert rep.initial == base.initial and rep.num_classes == 10
+    for part in ("holdout", "val", "test"):
+        assert torch.equal(getattr(rep, part).x, getattr(base, part).x)
+    assert torch.equal(rep.pool.y, base.pool.y.repeat(3))
+    copies = rep.pool.x.view(3, n, 64)
+    noise = copies - base.pool.x
+    assert abs(float(noise.std()) - 0.1) < 0.005 and abs(float(noise.mean())) < 0.005
+    assert not torch.equal(copies[0], copies[1])  # each copy has its own noise
+    # each copy is far closer to its own original than to any other pool image
+    d = torch.cdist(copies[1][:50], base.pool.x)
+    assert (d.argmin(1) == torch.arange(50)).float().mean() > 0.95
+    assert torch.equal(rep.pool.x, data.load("repeated-digits", seed=2).pool.x)
+    assert "repeated 3 times" in rep.description
 
 
 @pytest.fixture(scope="module")

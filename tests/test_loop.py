@@ -19,7 +19,6 @@ from balance_lite.strategies import (
     available,
     get_strategy,
     resolve_tau,
-    top_b,
 )
 from balance_lite.train import TrainConfig
 
@@ -224,16 +223,6 @@ def test_registry_has_every_method_of_the_issue():
         get_strategy("batch-balance", method="exact")
 
 
-def test_top_b_breaks_ties_at_random_not_by_index():
-    scores = torch.tensor([1.0, 5.0, 5.0, 5.0, 5.0, 0.0])
-    picks = {tuple(top_b(scores, 2, torch.Generator().manual_seed(s))[0]) for s in range(30)}
-    assert all(set(p) <= {1, 2, 3, 4} for p in picks) and len(picks) > 3
-    indices, values = top_b(torch.tensor([0.1, 0.9, 0.5]), 3, torch.Generator().manual_seed(0))
-    assert indices == [1, 2, 0] and values == pytest.approx([0.9, 0.5, 0.1])
-    with pytest.raises(ValueError, match="batch_size"):
-        top_b(scores, 7)
-
-
 def test_resolve_tau():
     assert resolve_tau(0.05, 4, 0.3) == 0.05
     with pytest.raises(ValueError, match="tau"):
@@ -306,3 +295,61 @@ def test_metrics_edge_cases():
         evaluate_predictions(lp, torch.tensor([0]))
     with pytest.raises(ValueError, match="log_probs must have shape"):
         predictive_log_probs(torch.zeros(3, 4))
+
+
+# ---- with the real acquisition engine ---------------------------------------------------------
+
+
+SMALL = {"bald": {"num_samples": 8}, "mean-std": {"num_samples": 8}, "variation-ratio": {"num_samples": 8},
+         "entropy": {"num_samples": 8}, "batchbald": {"num_samples": 8, "num_configurations": 200},
+         "balance": {"num_pairs": 4}, "batch-balance": {"num_pairs": 4},
+         "batch-balance-importance": {"num_pairs": 4, "num_configurations": 200},
+         "balance-partition": {"num_pairs": 4}, "random": {}}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_registered_strategy_runs_in_the_loop(digits, name):
+    assert set(SMALL) == set(available())
+    result = run(digits, get_strategy(name, **SMALL[name]), budget=30, seed=0)
+    first = result.records[0]
+    assert len(first.selected) == 10 and len(set(first.selected) | set(digits.initial)) == 30
+    assert len(first.scores) == 10 and all(math.isfinite(v) for v in first.scores)
+    pair_method = name in ("balance", "batch-balance", "batch-balance-importance", "balance-partition")
+    assert (first.tau is not None) == pair_method
+    if pair_method:
+        assert first.tau == pytest.approx((1 - first.val_accuracy) / 4)
+    assert (first.num_edges is not None) == (pair_method and name != "balance-partition")
+
+
+def test_batch_balance_in_the_loop_is_the_engine_on_the_loop_predictions(digits):
+    from balance_lite import acquisition
+    from balance_lite.train import train_model
+
+    strategy = get_strategy("batch-balance", num_pairs=6, divisor=2)
+    record = run(digits, strategy, budget=30, seed=2).records[0]
+    seeds = iteration_seeds(2, 0)
+    torch.manual_seed(seeds.init)
+    model = factory(digits)()
+    idx = torch.as_tensor(digits.initial)
+    trained = train_model(model, digits.pool.x[idx], digits.pool.y[idx], digits.val.x, digits.val.y, config=FAST,
+                          seed=seeds.train)
+    candidates = [i for i in range(len(digits.pool)) if i not in set(digits.initial)]
+    g = torch.Generator().manual_seed(seeds.acquire)
+    masks_a, masks_b = model.draw_masks(6, generator=g), model.draw_masks(6, generator=g)
+    lp_a = model.sample_log_probs(digits.pool.x[candidates], masks=masks_a)
+    lp_b = model.sample_log_probs(digits.pool.x[candidates], masks=masks_b)
+    preds_a = model.sample_log_probs(digits.holdout.x, masks=masks_a).argmax(-1).T
+    preds_b = model.sample_log_probs(digits.holdout.x, masks=masks_b).argmax(-1).T
+    tau = acquisition.annealed_tau(1 - trained.best_val_accuracy, 2)
+    edges = acquisition.hamming_edges(preds_a, preds_b, tau)
+    sel = acquisition.batch_balance(lp_a, lp_b, edges, 10, generator=g)
+    assert record.tau == pytest.approx(tau) and record.num_edges == int(edges.sum())
+    assert record.selected == [candidates[i] for i in sel.indices]
+    assert record.scores == pytest.approx(sel.scores)
+
+
+def test_balance_falls_back_to_random_when_no_edge_is_left(digits):
+    record = run(digits, get_strategy("balance", num_pairs=4, tau=1.0), budget=30, seed=0).records[0]
+    assert record.random_fallback and record.num_edges == 0 and record.scores == [0.0] * 10
+    record = run(digits, get_strategy("batch-balance", num_pairs=4, tau=1.0), budget=30, seed=0).records[0]
+    assert record.random_fallback and record.num_edges == 0

@@ -82,16 +82,17 @@ def test_every_architecture_matches_sample_by_sample_reference(name, input_shape
     assert torch.allclose(got.exp().sum(-1), torch.ones(5, 4))
 
 
-def test_same_masks_give_same_outputs_across_batches_and_chunks():
+@pytest.mark.parametrize("fuse", [True, False])
+def test_same_masks_give_same_outputs_across_batches_and_chunks(fuse):
     model = make("mnist", IMAGE, 10)
     x = torch.randn(23, *IMAGE)
     masks = model.draw_masks(7, generator=torch.Generator().manual_seed(0))
-    whole = model.sample_log_probs(x, masks=masks, chunk_size=23)
+    whole = model.sample_log_probs(x, masks=masks, chunk_size=23, fuse=fuse)
     for chunk_size in (1, 4, 10):
-        torch.testing.assert_close(model.sample_log_probs(x, masks=masks, chunk_size=chunk_size), whole,
+        torch.testing.assert_close(model.sample_log_probs(x, masks=masks, chunk_size=chunk_size, fuse=fuse), whole,
                                    atol=1e-6, rtol=0)
     # the same point inside a different batch (here: the D̄pool-like batch of a few points)
-    part = model.sample_log_probs(x[[5, 17, 2]], masks=masks)
+    part = model.sample_log_probs(x[[5, 17, 2]], masks=masks, fuse=fuse)
     torch.testing.assert_close(part, whole[[5, 17, 2]], atol=1e-6, rtol=0)
 
 
@@ -168,9 +169,12 @@ def test_channel_dropout_in_training_drops_whole_channels():
 
 
 def test_factory_knows_every_dataset_and_builds_fresh_networks():
-    expected = {"digits", "mnist", "repeated-mnist", "imbalanced-mnist", "fashion-mnist", "emnist-balanced",
+    expected = {"digits", "repeated-digits", "mnist", "repeated-mnist", "imbalanced-mnist", "fashion-mnist", "emnist-balanced",
                 "emnist-bymerge", "emnist-byclass", "har", "drift", "dry-bean"}
     assert expected <= set(ARCHITECTURES)
+    from balance_lite import data
+
+    assert set(data.available()) <= set(ARCHITECTURES)  # every loadable dataset has its network
     torch.manual_seed(0)
     a = build_model("dry-bean", (16,), 7)
     b = build_model("dry-bean", (16,), 7)

@@ -106,6 +106,7 @@ def test_paper_settings_per_dataset():
     assert train_config_for("mnist") == TrainConfig(lr=1e-3, epoch_size=4096)
     assert train_config_for("dry-bean").epoch_size == 8192 and train_config_for("dry-bean").lr == 1e-2
     assert train_config_for("digits") == TrainConfig(lr=1e-2, epoch_size=1024)
+    assert train_config_for("repeated-digits") == train_config_for("digits")
     assert train_config_for("har").lr == 1e-2 and train_config_for("emnist-balanced").lr == 1e-3
     assert train_config_for("mnist", patience=5).patience == 5
 

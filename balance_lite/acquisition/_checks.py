@@ -13,6 +13,8 @@ import operator
 import torch
 from torch import Tensor
 
+from ._chunks import map_points
+
 #: Largest allowed ``|log sum_c p(c)|`` of a row of log-probabilities. Loose enough for
 #: float32 ``log_softmax`` outputs cast to float64, tight enough to catch logits or
 #: probabilities passed by mistake (their ``logsumexp`` is far from 0).
@@ -52,8 +54,8 @@ def check_log_probs(log_probs: Tensor, name: str = "log_probs", *, letter: str =
     if C < 2:
         raise ValueError(f"{name} must hold at least two classes (C >= 2), got shape {tuple(log_probs.shape)}")
     # one pass on the fast path: NaN makes the log-sum-exp NaN, +inf makes it +inf
-    wide = log_probs if log_probs.dtype in (torch.float32, torch.float64) else log_probs.float()
-    lse = torch.logsumexp(wide, dim=-1)  # [N, S]
+    wide = log_probs.dtype in (torch.float32, torch.float64)
+    lse = map_points(lambda lp: torch.logsumexp(lp if wide else lp.float(), dim=-1), log_probs)  # [N, S]
     worst = float((lse.abs().max()))
     if worst <= NORMALISATION_ATOL:  # False for NaN
         return N, S, C

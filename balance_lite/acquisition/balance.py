@@ -9,6 +9,7 @@ import torch  # noqa: F401  (the doctest namespace)
 from torch import Tensor
 
 from ._checks import check_edges, check_pair
+from ._chunks import map_points
 
 __all__ = ["balance_scores", "lambda_ratios"]
 
@@ -72,8 +73,12 @@ def balance_scores(log_probs_a: Tensor, log_probs_b: Tensor, edges: Tensor) -> T
     """
     N, K, C = check_pair(log_probs_a, log_probs_b)
     e = check_edges(edges, K, log_probs_a.device).double()  # [K]
-    lp_a, lp_b = log_probs_a.double(), log_probs_b.double()
-    p_y = (lp_a.exp().sum(1) + lp_b.exp().sum(1)) / (2 * K)  # [N, C], p(y|x) over all 2K hypotheses
-    keep_N_K_C = lambda_ratios(lp_a) * lambda_ratios(lp_b)  # lambda_k * lambda'_k
-    cut_N_C = ((1.0 - keep_N_K_C) * e[None, :, None]).sum(1) / K  # (1/K) sum_k edge_k (1 - ...)
-    return (p_y * cut_N_C).sum(1)
+
+    def one_chunk(lp_a: Tensor, lp_b: Tensor) -> Tensor:
+        lp_a, lp_b = lp_a.double(), lp_b.double()
+        p_y = (lp_a.exp().sum(1) + lp_b.exp().sum(1)) / (2 * K)  # [n, C], p(y|x) over all 2K hypotheses
+        keep_n_K_C = lambda_ratios(lp_a) * lambda_ratios(lp_b)  # lambda_k * lambda'_k
+        cut_n_C = ((1.0 - keep_n_K_C) * e[None, :, None]).sum(1) / K  # (1/K) sum_k edge_k (1 - ...)
+        return (p_y * cut_n_C).sum(1)
+
+    return map_points(one_chunk, log_probs_a, log_probs_b)

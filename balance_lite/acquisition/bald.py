@@ -9,6 +9,7 @@ import torch  # noqa: F401  (the doctest namespace)
 from torch import Tensor
 
 from ._checks import check_log_probs
+from ._chunks import map_points
 from .scores import entropy_nats, mean_log_probs
 
 __all__ = ["bald_scores"]
@@ -40,6 +41,9 @@ def bald_scores(log_probs: Tensor) -> Tensor:
         tensor([0.0000, 0.6931], dtype=torch.float64)
     """
     check_log_probs(log_probs)
-    lp = log_probs.double()
-    mi = entropy_nats(mean_log_probs(lp)) - entropy_nats(lp).mean(1)
-    return mi.clamp_min(0.0)  # I >= 0; rounding can give -1e-17
+
+    def one_chunk(lp: Tensor) -> Tensor:
+        lp = lp.double()
+        return entropy_nats(mean_log_probs(lp)) - entropy_nats(lp).mean(1)
+
+    return map_points(one_chunk, log_probs).clamp_min(0.0)  # I >= 0; rounding can give -1e-17

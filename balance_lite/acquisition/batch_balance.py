@@ -308,7 +308,11 @@ def _rescale(t: Tensor) -> Tensor:
 class _Factorized:
     def __init__(self, prep: _Prepared, **_):
         self.prep = prep
-        self.R = torch.ones(prep.H, prep.J, dtype=torch.float64, device=prep.device)  # prod_i [G_i; G'_i]
+        # prod_i [G_i; G'_i] = scale * R, with max(R) = 1: a long batch of confident, disagreeing
+        # hypotheses drives the product below float64's range, and an underflowed R (all zeros)
+        # would tie every candidate; only the reported value needs the scale, and it may underflow
+        self.R = torch.ones(prep.H, prep.J, dtype=torch.float64, device=prep.device)
+        self.scale = 1.0
 
     def uncut(self) -> Tensor:
         # W(x) = sum_{c,j} keep_j(c|x) sum_h p_h(c|x) R[h,j]: one [N C, 2K] x [2K, J] product.
@@ -318,7 +322,11 @@ class _Factorized:
     def add(self, x: int) -> float:
         probs_C_H, _, keep_C_J = self.prep.point64(x)
         self.R *= probs_C_H.T @ keep_C_J  # G_x: [2K, J]
-        return self.prep.mean_edges - float(self.R.sum()) / (2 * self.prep.K**2)
+        top = float(self.R.max())
+        if top > 0:
+            self.R /= top
+            self.scale *= top
+        return self.prep.mean_edges - self.scale * float(self.R.sum()) / (2 * self.prep.K**2)
 
 
 class _Enumerate:
@@ -351,7 +359,9 @@ class _Importance:
         if proposal == "joint":  # the hypothesis each configuration is drawn from
             self.hyp = mixture_hypotheses(M, H, generator, prep.device)
         self.loglik_M_H = torch.zeros(M, H, dtype=torch.float64, device=prep.device)  # log prod_i p(y^m_i|w_h)
-        self.keep_M_J = torch.ones(M, prep.J, dtype=torch.float64, device=prep.device)  # prod_i lambda lambda'
+        # prod_i lambda lambda' = keep_scale * keep_M_J with max(keep_M_J) = 1 (see _Factorized)
+        self.keep_M_J = torch.ones(M, prep.J, dtype=torch.float64, device=prep.device)
+        self.keep_scale = 1.0
 
     def _posterior(self) -> Tensor:
         """``[M, 2K]`` p(w_h | y^m) under a uniform prior: p(y^m, c) / p(y^m) = sum_h post[m,h] p_h(c)."""
@@ -367,7 +377,7 @@ class _Importance:
     def _estimate(self, probs_C_H: Tensor, keep_C_J: Tensor) -> float:
         """Eq. 5 in float64 for one candidate given by its [C, 2K] probabilities and [C, J] keep."""
         cond_C_M = probs_C_H @ self._posterior().T
-        kept_C_M = keep_C_J @ self.keep_M_J.T
+        kept_C_M = (keep_C_J @ self.keep_M_J.T) * self.keep_scale
         uncut = float((cond_C_M * kept_C_M).sum()) * (2 * self.prep.K) / self.M
         return self.prep.mean_edges - uncut / (2 * self.prep.K**2)
 
@@ -380,4 +390,8 @@ class _Importance:
             labels = draw_marginal_labels(probs_C_H, self.M, self.generator)
         self.loglik_M_H += logp_C_H[labels]
         self.keep_M_J *= keep_C_J[labels]
+        top = float(self.keep_M_J.max())
+        if top > 0:
+            self.keep_M_J /= top
+            self.keep_scale *= top
         return value

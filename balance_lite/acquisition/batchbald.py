@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_batch_size, check_generator, check_log_probs, check_positive_int, compute_dtype
+from ._chunks import map_points
 from ._sampling import draw_labels, mixture_hypotheses
 from .scores import entropy_nats
 from .selection import Selection, pick_best, tie_rtol
@@ -53,8 +54,13 @@ class _Pool:
         self.lp = log_probs
         self.dtype = compute_dtype(log_probs)
         self.device = log_probs.device
-        self.probs_NC_S = log_probs.to(self.dtype).transpose(1, 2).exp().reshape(N * C, S)
-        self.cond = entropy_nats(log_probs.double()).mean(1)  # [N] float64: (1/S) sum_s H(y|x, w_s)
+        self.probs_NC_S = torch.empty(N * C, S, dtype=self.dtype, device=self.device)
+        step = max(1, _CHUNK_ELEMENTS // (S * C))
+        for s in range(0, N, step):
+            e = min(N, s + step)
+            self.probs_NC_S[s * C : e * C].view(e - s, C, S).copy_(log_probs[s:e].transpose(1, 2)).exp_()
+        # [N] float64: (1/S) sum_s H(y|x, w_s)
+        self.cond = map_points(lambda lp: entropy_nats(lp.double()).mean(1), log_probs)
 
     def point64(self, x: int) -> tuple[Tensor, Tensor]:
         lp = self.lp[x].double()  # [S, C]

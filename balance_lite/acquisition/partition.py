@@ -27,6 +27,7 @@ from torch import Tensor
 
 from ..clustering import farthest_first_classes, pairwise_hamming
 from ._checks import check_pair
+from ._chunks import map_points
 from .balance import lambda_ratios
 from .hamming import _check_preds, _check_unit_interval
 
@@ -107,14 +108,17 @@ def partition_scores(log_probs_a: Tensor, log_probs_b: Tensor, classes: Tensor) 
     if int(classes.min()) < 0:
         raise ValueError(f"classes must hold non-negative class labels, got minimum {int(classes.min())}")
     H = 2 * K
-    lp = torch.cat([log_probs_a, log_probs_b], 1).double()  # [N, 2K, C]
-    one_hot = torch.nn.functional.one_hot(classes.to(lp.device).long()).double()  # [2K, n_classes]
+    one_hot = torch.nn.functional.one_hot(classes.to(log_probs_a.device).long()).double()  # [2K, n_classes]
     sizes = one_hot.sum(0)
-    lam = lambda_ratios(lp).transpose(1, 2)  # [N, C, 2K]
-    lam_by_class = lam @ one_hot  # [N, C, n_classes]: Lambda_k(y)
-    lam_total = lam_by_class.sum(-1, keepdim=True)  # [N, C, 1]: Lambda(y)
-    # sum_k Lambda_k (Lambda - Lambda_k): exactly 0 with a single class
-    cross_keep = (lam_by_class * (lam_total - lam_by_class)).sum(-1)  # [N, C]
     cross_pairs = float((sizes * (H - sizes)).sum())
-    p_y = lp.exp().mean(1)  # [N, C]
-    return (p_y * (cross_pairs - cross_keep)).sum(1).clamp_min(0.0) / H**2
+
+    def one_chunk(lp_a: Tensor, lp_b: Tensor) -> Tensor:
+        lp = torch.cat([lp_a, lp_b], 1).double()  # [n, 2K, C]
+        lam_by_class = lambda_ratios(lp).transpose(1, 2) @ one_hot  # [n, C, n_classes]: Lambda_k(y)
+        lam_total = lam_by_class.sum(-1, keepdim=True)  # [n, C, 1]: Lambda(y)
+        # sum_k Lambda_k (Lambda - Lambda_k): exactly 0 with a single class
+        cross_keep = (lam_by_class * (lam_total - lam_by_class)).sum(-1)  # [n, C]
+        p_y = lp.exp().mean(1)  # [n, C]
+        return (p_y * (cross_pairs - cross_keep)).sum(1)
+
+    return map_points(one_chunk, log_probs_a, log_probs_b).clamp_min(0.0) / H**2

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_log_probs
+from ._chunks import map_points
 
 __all__ = ["entropy_nats", "mean_std_scores", "predictive_entropy_scores", "variation_ratio_scores"]
 
@@ -70,7 +71,7 @@ def predictive_entropy_scores(log_probs: Tensor) -> Tensor:
         tensor([0.6931, 0.0000], dtype=torch.float64)
     """
     check_log_probs(log_probs)
-    return entropy_nats(mean_log_probs(log_probs.double()))
+    return map_points(lambda lp: entropy_nats(mean_log_probs(lp.double())), log_probs)
 
 
 def mean_std_scores(log_probs: Tensor) -> Tensor:
@@ -94,9 +95,13 @@ def mean_std_scores(log_probs: Tensor) -> Tensor:
         tensor([0.5000], dtype=torch.float64)
     """
     check_log_probs(log_probs)
-    p = log_probs.double().exp()  # [N, S, C]
-    var = (p.square().mean(1) - p.mean(1).square()).clamp_min(0.0)  # rounding can dip below 0
-    return var.sqrt().mean(1)
+
+    def one_chunk(lp: Tensor) -> Tensor:
+        p = lp.double().exp()  # [n, S, C]
+        var = (p.square().mean(1) - p.mean(1).square()).clamp_min(0.0)  # rounding can dip below 0
+        return var.sqrt().mean(1)
+
+    return map_points(one_chunk, log_probs)
 
 
 def variation_ratio_scores(log_probs: Tensor) -> Tensor:
@@ -120,4 +125,4 @@ def variation_ratio_scores(log_probs: Tensor) -> Tensor:
         tensor([0.3000], dtype=torch.float64)
     """
     check_log_probs(log_probs)
-    return 1.0 - mean_log_probs(log_probs.double()).exp().amax(-1)
+    return map_points(lambda lp: 1.0 - mean_log_probs(lp.double()).exp().amax(-1), log_probs)

@@ -1,6 +1,8 @@
-"""scikit-learn's bundled 8x8 digits: the embedded default dataset (no download)."""
+"""scikit-learn's bundled 8x8 digits: the embedded default dataset (no download), and its Repeated version."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import torch
@@ -10,6 +12,10 @@ from .splits import ArrayDataset, Splits, balanced_initial
 
 #: Held-out sizes for the 1,797 digits: the rest (997) is the pool.
 DIGITS_SIZES = {"holdout": 200, "val": 200, "test": 400}
+
+#: Repeated-digits: copies of the pool and the std of the Gaussian noise added to each copy
+#: (in pixel units: the digits' pixels lie in [0, 1]).
+DIGITS_REPEATS, DIGITS_REPEAT_NOISE_STD = 3, 0.1
 
 
 def load_digits_splits(seed: int = 0) -> Splits:
@@ -34,5 +40,31 @@ def load_digits_splits(seed: int = 0) -> Splits:
         description=(
             "scikit-learn's bundled optical digits (UCI, 1,797 8x8 images, 10 classes), pixel values / 16; "
             f"random split by seed {seed}: test 400, val 200, D̄pool 200, pool 997; 2 initial labels per class."
+        ),
+    )
+
+
+def load_repeated_digits_splits(seed: int = 0) -> Splits:
+    """Repeated-digits: the digits split of ``seed`` with its pool repeated 3 times, each copy noisy.
+
+    The small-scale analogue of Repeated-MNIST (Kirsch et al., 2019; Sec. 4 of the paper): copy r
+    of pool point i sits at position ``r * 997 + i`` and equals it plus its own isotropic
+    Gaussian noise (std 0.1 in pixel units). D̄pool, validation, test and the initial labels
+    (positions in the first copy) are those of ``load("digits", seed=seed)``. An acquisition
+    function that ignores redundancy spends labels on copies of the same image.
+    """
+    base = load_digits_splits(seed)
+    generator = torch.Generator().manual_seed(seed)
+    x = base.pool.x
+    copies = [x + DIGITS_REPEAT_NOISE_STD * torch.randn(x.shape, generator=generator) for _ in range(DIGITS_REPEATS)]
+    pool = ArrayDataset(torch.cat(copies), base.pool.y.repeat(DIGITS_REPEATS))
+    return dataclasses.replace(
+        base,
+        name="repeated-digits",
+        pool=pool,
+        description=(
+            base.description.removesuffix(".")
+            + f"; pool repeated {DIGITS_REPEATS} times ({len(pool)} points, copy r of point i at r * {len(x)} + i), "
+            f"each copy with its own isotropic Gaussian noise (std {DIGITS_REPEAT_NOISE_STD})."
         ),
     )

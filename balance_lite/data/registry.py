@@ -31,6 +31,12 @@ def _digits(root: Path, seed: int, download: bool) -> Splits:
     return load_digits_splits(seed)
 
 
+def _repeated_digits(root: Path, seed: int, download: bool) -> Splits:
+    from .digits import load_repeated_digits_splits
+
+    return load_repeated_digits_splits(seed)
+
+
 def _image(name: str) -> Callable[[Path, int, bool], Splits]:
     def loader(root: Path, seed: int, download: bool) -> Splits:
         from .images import image_splits
@@ -53,6 +59,7 @@ _IMAGE_NAMES = ["mnist", "repeated-mnist", "fashion-mnist", "emnist-balanced", "
                 "emnist-byclass", "imbalanced-mnist"]
 _LOADERS: dict[str, Callable[[Path, int, bool], Splits]] = {
     "digits": _digits,
+    "repeated-digits": _repeated_digits,
     **{name: _image(name) for name in _IMAGE_NAMES},
     **{name: _uci(name) for name in ["har", "drift", "dry-bean"]},
 }

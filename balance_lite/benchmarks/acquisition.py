@@ -1,0 +1,237 @@
+r"""Wall time and peak memory of every acquisition route at the paper's scales.
+
+Run::
+
+    python -m balance_lite.benchmarks.acquisition            # both scales, CPU
+    python -m balance_lite.benchmarks.acquisition --device cuda --scale mnist
+
+For MNIST scale (N = 40,000 pool points, K = 100 pairs, C = 10 classes, B = 10) and EMNIST
+scale (N = 20,000, K = 10, C = 47, B = 5) it builds one set of inputs and times, on those
+same tensors:
+
+- ``batch_balance`` with ``method="factorized"``;
+- ``method="importance"`` with M = 10,000 on a pool subset (``--importance-pool``), its time
+  extrapolated linearly to the full pool (its cost is linear in N; the table says so);
+- ``method="enumerate"`` at b = 3;
+- ``batchbald`` and ``bald_scores`` + ``top_b`` on the 2K hypotheses ``[N, 2K, C]``;
+- when installed (``pip install balance_lite[bench]``), the peer implementation
+  ``batchbald_redux.batchbald.get_batchbald_batch`` with the same M;
+
+then prints the ratios importance / factorized and batchbald_redux / ours.
+
+Inputs are realistic rather than independent noise: every pool point has a base prediction
+shared by all dropout masks, and each mask adds its own noise (independent random pairs
+saturate Eq. 4 after a few picks and make every later value tie). Edges come from
+:func:`hamming_edges` on simulated held-out predictions, with tau the 30% quantile of the pair
+distances so that about 70% of the pairs are cut.
+
+Peak memory on CPU is the rise of the process's resident set size during the call (the
+kernel's high-water mark is reset before each call through ``/proc/self/clear_refs``); on CUDA
+it is ``torch.cuda.max_memory_allocated`` above what was allocated before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # before tqdm is imported: batchbald_redux draws progress bars
+import platform
+import time
+from dataclasses import dataclass
+
+import torch
+
+from balance_lite.acquisition import (
+    bald_scores,
+    batch_balance,
+    batch_balance_value,
+    batchbald,
+    hamming_edges,
+    joint_mutual_information,
+    top_b,
+)
+
+SCALES = {
+    "mnist": dict(N=40_000, K=100, C=10, B=10),
+    "emnist": dict(N=20_000, K=10, C=47, B=5),
+}
+
+
+@dataclass
+class Row:
+    name: str
+    seconds: float
+    peak_mib: float
+    note: str = ""
+
+
+def make_inputs(N: int, K: int, C: int, *, seed: int, device: str, U: int = 2_000):
+    """Pairs sharing a per-point base prediction plus per-mask noise; edges from simulated D̄pool predictions."""
+    g = torch.Generator().manual_seed(seed)
+
+    def masks(base):
+        noise = torch.randn(base.shape[0], K, C, generator=g)
+        return (base + noise).log_softmax(-1)
+
+    base = 3.0 * torch.randn(N, 1, C, generator=g)
+    log_probs_a, log_probs_b = masks(base), masks(base)
+    held_out = 3.0 * torch.randn(U, 1, C, generator=g)
+    preds_a = masks(held_out).argmax(-1).T  # [K, U]
+    preds_b = masks(held_out).argmax(-1).T
+    distances = (preds_a != preds_b).double().mean(1)
+    tau = float(torch.quantile(distances, 0.3))
+    edges = hamming_edges(preds_a, preds_b, tau)
+    return log_probs_a.to(device), log_probs_b.to(device), edges.to(device), tau
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def measure(fn, device: str):
+    """Run ``fn()``; return (result, seconds, peak MiB above the memory in use before)."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        t = time.perf_counter()
+        out = fn()
+        torch.cuda.synchronize()
+        seconds = time.perf_counter() - t
+        return out, seconds, (torch.cuda.max_memory_allocated() - before) / 2**20
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak resident set size to the current one
+        before = _rss_kib("VmRSS")
+        tracked = True
+    except OSError:
+        tracked = False
+    t = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - t
+    peak = (_rss_kib("VmHWM") - before) / 1024 if tracked else float("nan")
+    return out, seconds, peak
+
+
+def run_scale(name: str, args) -> None:
+    cfg = SCALES[name]
+    N, K, C, B = cfg["N"], cfg["K"], cfg["C"], cfg["B"]
+    M = args.num_samples
+    device = args.device
+    log_probs_a, log_probs_b, edges, tau = make_inputs(N, K, C, seed=args.seed, device=device)
+    log_probs = torch.cat([log_probs_a, log_probs_b], 1)  # [N, 2K, C]: the same 2K hypotheses
+    print(f"\n## {name.upper()} scale: N = {N}, K = {K} pairs (2K = {2 * K} hypotheses), C = {C}, B = {B}, M = {M}")
+    print(f"tau = {tau:.4f}, {int(edges.sum())} of {K} pairs cut, float32 inputs on {device}")
+    gen = lambda: torch.Generator().manual_seed(args.seed)  # noqa: E731
+    rows: list[Row] = []
+    values: dict[str, list[float]] = {}
+    picks: dict[str, list[int]] = {}
+
+    sel, s, m = measure(lambda: batch_balance(log_probs_a, log_probs_b, edges, B, generator=gen()), device)
+    rows.append(Row("Batch-BALanCe factorized", s, m))
+    values["factorized"], picks["factorized"] = sel.scores, sel.indices
+
+    n_sub = min(N, args.importance_pool)
+    sub_a, sub_b = log_probs_a[:n_sub].contiguous(), log_probs_b[:n_sub].contiguous()
+    sel, s, m = measure(
+        lambda: batch_balance(sub_a, sub_b, edges, B, method="importance", num_samples=M, generator=gen()), device
+    )
+    picks["importance"] = sel.indices
+    scale = N / n_sub
+    note = f"measured on {n_sub} points: {s:.1f} s, x{scale:.0f}" if n_sub < N else ""
+    rows.append(Row(f"Batch-BALanCe importance (M = {M})", s * scale, m, note))
+    fac_sub = batch_balance(sub_a, sub_b, edges, B, generator=gen())
+
+    b_enum = min(B, 3)
+    sel, s, m = measure(
+        lambda: batch_balance(log_probs_a, log_probs_b, edges, b_enum, method="enumerate", generator=gen()), device
+    )
+    rows.append(Row(f"Batch-BALanCe enumerate (b = {b_enum})", s, m, f"C^b = {C ** b_enum} configurations"))
+    values["enumerate"], picks["enumerate"] = sel.scores, sel.indices
+
+    sel, s, m = measure(lambda: batchbald(log_probs, B, num_samples=M, generator=gen()), device)
+    rows.append(Row(f"BatchBALD (ours, M = {M})", s, m))
+    picks["batchbald"], values["batchbald"] = sel.indices, sel.scores
+
+    sel, s, m = measure(lambda: top_b(bald_scores(log_probs), B, generator=gen()), device)
+    rows.append(Row("BALD (scores + top-B)", s, m))
+
+    redux_row = None
+    if not args.skip_redux:
+        try:
+            from batchbald_redux.batchbald import get_batchbald_batch
+        except ImportError:
+            print("batchbald_redux not installed (pip install balance_lite[bench]): peer comparison skipped")
+        else:
+            dtype = {"float32": torch.float, "float64": torch.double}[args.redux_dtype]
+            torch.manual_seed(args.seed)
+            cand, s, m = measure(lambda: get_batchbald_batch(log_probs, B, M, dtype=dtype, device=device), device)
+            redux_row = Row(f"batchbald_redux get_batchbald_batch (M = {M}, {args.redux_dtype})", s, m)
+            rows.append(redux_row)
+            picks["redux"], values["redux"] = cand.indices, cand.scores
+
+    print()
+    print(f"| {'method':<58} | {'wall time (s)':>13} | {'peak memory (MiB)':>17} | note")
+    print(f"|{'-' * 60}|{'-' * 15}|{'-' * 19}|------")
+    for r in rows:
+        print(f"| {r.name:<58} | {r.seconds:>13.2f} | {r.peak_mib:>17.0f} | {r.note}")
+    fac = rows[0].seconds
+    print(f"\nratio importance / factorized: {rows[1].seconds / fac:.0f}x")
+    if redux_row is not None:
+        print(f"ratio batchbald_redux / ours (BatchBALD): {redux_row.seconds / rows[3].seconds:.1f}x")
+
+    # agreement checks on the same tensors
+    print("\nchecks:")
+    same = picks["factorized"][:b_enum] == picks["enumerate"]
+    diff = max(abs(a - b) for a, b in zip(values["factorized"][:b_enum], values["enumerate"]))
+    print(f"- factorized and enumerate pick the same first {b_enum} points: {same}; largest value difference {diff:.2e}")
+    imp_true = batch_balance_value(sub_a, sub_b, edges, picks["importance"])
+    print(
+        f"- on the {n_sub}-point subset, Eq. 4 of the batch: factorized {fac_sub.scores[-1]:.6f}, "
+        f"importance's batch (exact value) {imp_true:.6f}"
+    )
+    print(f"- factorized Eq. 4 after each pick: {' '.join(f'{v:.6f}' for v in values['factorized'])}")
+    if "redux" in picks:
+        overlap = len(set(picks["redux"]) & set(picks["batchbald"]))
+        print(
+            f"- BatchBALD: ours and batchbald_redux share {overlap} of {B} points; first pick equal: "
+            f"{picks['redux'][0] == picks['batchbald'][0]}; joint MI estimates ours {values['batchbald'][-1]:.4f}, "
+            f"redux {values['redux'][-1]:.4f} nats"
+        )
+        if C ** min(B, 3) * 2 * K <= 2**26:
+            ours3 = joint_mutual_information(log_probs, picks["batchbald"][:3])
+            theirs3 = joint_mutual_information(log_probs, picks["redux"][:3])
+            print(f"- exact joint MI of the first 3 picks: ours {ours3:.6f}, redux {theirs3:.6f} nats")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=["mnist", "emnist", "both"], default="both")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--num-samples", type=int, default=10_000, help="M for importance and BatchBALD")
+    parser.add_argument("--importance-pool", type=int, default=2_000,
+                        help="pool subset for the importance route (time extrapolated linearly)")
+    parser.add_argument("--redux-dtype", choices=["float32", "float64"], default="float32",
+                        help="dtype passed to batchbald_redux (ours computes in the inputs' float32)")
+    parser.add_argument("--skip-redux", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    print(f"# balance_lite acquisition benchmark")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs" + (f", load average {load[0]:.1f} at start" if load else ""))
+    if args.device.startswith("cuda"):
+        print(f"GPU: {torch.cuda.get_device_name()}")
+    for name in (["mnist", "emnist"] if args.scale == "both" else [args.scale]):
+        run_scale(name, args)
+    if load:
+        print(f"\nload average {os.getloadavg()[0]:.1f} at end")
+
+
+if __name__ == "__main__":
+    main()

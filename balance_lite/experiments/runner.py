@@ -1,0 +1,273 @@
+r"""Run a preset: every (method, B, trial) unit, resumable, in sequence, in processes or on SLURM.
+
+Trial t uses seed ``seed + t`` for the data split, the initial set, every network initialisation
+and every acquisition, so the same command twice on a CPU gives identical selections, and a unit
+can be resumed after any iteration (see :mod:`balance_lite.experiments.results`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from .presets import DEFAULT_METHODS, Preset, get_preset, shrink
+from .results import append_record, atomic_write_text, is_finished, read_manifest, read_records, unit_filename
+
+__all__ = ["EXECUTORS", "Unit", "plan_units", "run_experiment", "run_unit", "write_manifest"]
+
+#: Where units run, this machine (``local``) or submitit (SLURM, or its local and debug executors).
+EXECUTORS = ("local", "slurm", "submitit-local", "submitit-debug")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One learning curve: a method, a batch size and a trial."""
+
+    method: str
+    batch_size: int
+    trial: int
+
+    @property
+    def filename(self) -> str:
+        """Its results file's name."""
+        return unit_filename(self.method, self.batch_size, self.trial)
+
+
+def plan_units(methods, batch_sizes, trials: int) -> list[Unit]:
+    """Every unit, trial-major (trial 0 of every method first, so early results are comparable)."""
+    return [Unit(m, b, t) for t in range(trials) for b in batch_sizes for m in methods]
+
+
+def run_unit(spec: dict) -> dict:
+    """Run or resume one unit described by a picklable ``spec`` (see :func:`run_experiment`).
+
+    Returns:
+        ``{"unit": filename, "status": "done" | "ran", "iterations": n, "new": k}``.
+    """
+    import torch
+
+    from .. import data
+    from ..loop import run_active_learning
+    from ..models import build_model
+
+    if spec.get("num_threads"):
+        torch.set_num_threads(int(spec["num_threads"]))
+    preset: Preset = get_preset(spec["preset"], quick=spec["quick"])
+    unit = Unit(spec["method"], spec["batch_size"], spec["trial"])
+    path = Path(spec["out"]) / unit.filename
+    records = read_records(path)  # drops (and removes) a half-written last line
+    if is_finished(records):
+        return {"unit": unit.filename, "status": "done", "iterations": len(records), "new": 0}
+    seed = int(spec["seed"]) + unit.trial
+    splits = data.load(preset.dataset, root=spec.get("data_root"), seed=seed)
+    if preset.sizes:
+        splits = shrink(splits, preset.sizes, seed)
+    factory = partial(build_model, preset.dataset, splits.input_shape, splits.num_classes)
+    new = []
+
+    def save(record):
+        append_record(path, record.to_dict())
+        new.append(record)
+
+    result = run_active_learning(
+        splits, factory, preset.strategy(unit.method), batch_size=unit.batch_size,
+        budget=preset.unit_budget(unit.batch_size, len(splits.initial)), train_config=preset.train_config(),
+        eval_samples=preset.eval_samples, seed=seed, device=spec.get("device"), progress=spec.get("progress", False),
+        resume=records, on_iteration=save,
+    )
+    return {"unit": unit.filename, "status": "ran", "iterations": len(result.records), "new": len(new)}
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10)
+        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict:
+    import numpy
+    import sklearn
+    import torch
+
+    from .. import __version__
+
+    return {"balance_lite": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+
+
+def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, seed, device, executor) -> dict:
+    """Create or extend ``out/manifest.json``; refuse a folder made with other settings.
+
+    Methods, batch sizes and trials may grow between runs; the preset's parameters and the seed may not.
+
+    Raises:
+        ValueError: ``out`` holds results of another preset, quick flag or seed.
+    """
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    old = read_manifest(out)
+    run = {"started": now, "device": str(device or "cpu"), "executor": executor, "command": sys.argv,
+           "git_commit": _git_commit(), "versions": _versions(), "host": platform.node()}
+    if old is not None:
+        params = {k: v for k, v in preset.to_dict().items() if k != "notes"}
+        old_params = {k: v for k, v in old.get("preset", {}).items() if k != "notes"}
+        for key, was, new in (("preset", old_params, params), ("seed", old.get("seed"), seed)):
+            if was != new:
+                raise ValueError(
+                    f"out {str(out)!r} holds results made with another {key} ({was!r}, now {new!r}); "
+                    "use another --out folder or delete it"
+                )
+        methods = list(dict.fromkeys([*old["methods"], *methods]))
+        batch_sizes = sorted({*old["batch_sizes"], *batch_sizes})
+        trials = max(trials, old["trials"])
+    manifest = {
+        "preset": preset.to_dict(),
+        "seed": seed,
+        "methods": list(methods),
+        "batch_sizes": list(batch_sizes),
+        "trials": trials,
+        "strategies": {m: {"name": preset.strategy(m).name, **preset.strategy(m).params()} for m in methods},
+        "train_config": dataclasses.asdict(preset.train_config()),
+        "created": old["created"] if old else now,
+        "runs": [*(old or {}).get("runs", []), run],
+    }
+    atomic_write_text(out / "manifest.json", _json(manifest))
+    return manifest
+
+
+def _json(obj) -> str:
+    import json
+
+    return json.dumps(obj, indent=2, default=str) + "\n"
+
+
+def run_experiment(
+    preset: str,
+    *,
+    out: str | os.PathLike | None = None,
+    methods=None,
+    trials: int = 1,
+    seed: int = 0,
+    quick: bool = False,
+    batch_sizes=None,
+    device: str | None = None,
+    jobs: int = 1,
+    executor: str = "local",
+    data_root: str | os.PathLike | None = None,
+    progress: bool = True,
+    slurm: dict | None = None,
+    wait: bool = True,
+    log=print,
+) -> list:
+    """Run (or resume) every unit of a preset and write the results folder.
+
+    Args:
+        preset: a preset name (see :func:`balance_lite.experiments.presets.available`).
+        out: the results folder (default ``results/PRESET`` or ``results/PRESET-quick``).
+        methods: strategy names (default ``batch-balance, batchbald, random``).
+        trials: trials per (method, B); trial t uses seed ``seed + t``.
+        seed: the base seed.
+        quick: use the preset's quick variant.
+        batch_sizes: a subset of the preset's batch sizes (default: all of them).
+        device: where networks run, e.g. ``"cuda"`` (default CPU).
+        jobs: with ``executor="local"``, units run in this many processes at once.
+        executor: ``"local"``, ``"slurm"`` (submitit), or submitit's ``"submitit-local"`` /
+            ``"submitit-debug"`` executors (the same code path as SLURM, on this machine).
+        data_root: where the datasets are (default ``$BALANCE_LITE_DATA``).
+        progress: one progress bar per unit (sequential local runs only).
+        slurm: submitit parameters, e.g. ``{"slurm_partition": "gpu", "timeout_min": 600, "gpus_per_node": 1}``.
+        wait: with submitit, wait for the jobs (always for the local and debug executors).
+        log: called with one line per event.
+
+    Returns:
+        One status dict per unit (see :func:`run_unit`), or the submitit jobs when not waiting.
+
+    Raises:
+        ValueError: unknown preset, method, executor, a batch size the preset does not have, bad
+            ``trials`` / ``jobs``, or an ``out`` folder made with other settings.
+    """
+    from ..strategies import available as strategy_names
+
+    spec_preset = get_preset(preset, quick=quick)
+    methods = list(methods or DEFAULT_METHODS)
+    unknown = [m for m in methods if m not in strategy_names()]
+    if unknown:
+        raise ValueError(f"methods must be among {strategy_names()}, got {unknown}")
+    batch_sizes = list(batch_sizes or spec_preset.batch_sizes)
+    bad = [b for b in batch_sizes if b not in spec_preset.batch_sizes]
+    if bad:
+        raise ValueError(f"batch_sizes must be among the preset's {list(spec_preset.batch_sizes)}, got {bad}")
+    if not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    out = Path(out or Path("results") / (preset + ("-quick" if quick else "")))
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifest(out, spec_preset, methods=methods, batch_sizes=batch_sizes, trials=trials, seed=seed,
+                   device=device, executor=executor)
+    units = plan_units(methods, batch_sizes, trials)
+    base = {"preset": preset, "quick": quick, "seed": seed, "out": str(out.resolve()), "device": device,
+            "data_root": str(data_root) if data_root else None}
+    specs = [{**base, "method": u.method, "batch_size": u.batch_size, "trial": u.trial} for u in units]
+    todo = [s for s, u in zip(specs, units) if not is_finished(read_records(out / u.filename, repair=False))]
+    log(f"{preset}{' (quick)' if quick else ''}: {len(units)} units, {len(units) - len(todo)} already finished, "
+        f"{len(todo)} to run -> {out}")
+    statuses = [{"unit": u.filename, "status": "done"} for s, u in zip(specs, units) if s not in todo]
+    if not todo:
+        return statuses
+    if executor == "local" and jobs == 1:
+        for spec in todo:
+            status = run_unit({**spec, "progress": progress})
+            log(f"  {status['unit']}: {status['iterations']} iterations ({status['new']} new)")
+            statuses.append(status)
+        return statuses
+    if executor == "local":
+        import concurrent.futures
+        import multiprocessing
+
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(run_unit, {**spec, "num_threads": threads}) for spec in todo]
+            for future in concurrent.futures.as_completed(futures):
+                status = future.result()
+                log(f"  {status['unit']}: {status['iterations']} iterations ({status['new']} new)")
+                statuses.append(status)
+        return statuses
+    return _submit(todo, out, executor, slurm or {}, wait, log) + (statuses if wait else [])
+
+
+def _submit(specs, out: Path, executor: str, params: dict, wait: bool, log) -> list:
+    try:
+        import submitit
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("executor 'slurm' needs submitit: pip install 'balance_lite[slurm]'") from None
+    cluster = {"slurm": "slurm", "submitit-local": "local", "submitit-debug": "debug"}[executor]
+    ex = submitit.AutoExecutor(folder=out / "submitit", cluster=cluster)
+    ex.update_parameters(**{"timeout_min": 24 * 60, "name": "balance-lite", **params})
+    jobs = ex.map_array(run_unit, specs)
+    log(f"  submitted {len(jobs)} {cluster} jobs: {', '.join(str(j.job_id) for j in jobs[:5])}"
+        f"{' ...' if len(jobs) > 5 else ''}")
+    if not wait and cluster == "slurm":
+        return jobs
+    statuses = []
+    for job in jobs:
+        status = job.result()
+        log(f"  {status['unit']}: {status['iterations']} iterations ({status['new']} new)")
+        statuses.append(status)
+    return statuses

@@ -1,0 +1,287 @@
+"""Tests for balance_lite.experiments (presets, runner, results files, report) and the CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from balance_lite import cli, data
+from balance_lite.experiments import (
+    PRESETS,
+    curves,
+    get_preset,
+    load_results,
+    plan_units,
+    read_manifest,
+    read_records,
+    results_table,
+    run_experiment,
+    shrink,
+)
+from balance_lite.experiments.report import format_table
+from balance_lite.experiments.results import append_record, atomic_write_text, parse_unit_filename, unit_filename
+
+FIELDS = ("labels", "accuracy", "macro_auc", "macro_f1", "nll", "tau", "num_edges", "selected", "seconds")
+
+
+def quiet(*args):
+    pass
+
+
+def run_digits(out, **kw):
+    kw.setdefault("methods", ["random"])
+    kw.setdefault("quick", True)
+    kw.setdefault("progress", False)
+    kw.setdefault("log", quiet)
+    return run_experiment("digits", out=out, **kw)
+
+
+def selections(path):
+    return [r["selected"] for r in read_records(path, repair=False)]
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """digits-quick, random, two trials, seed 0, run in this process: the reference for other executors."""
+    out = tmp_path_factory.mktemp("baseline")
+    run_digits(out, trials=2, seed=0)
+    return out
+
+
+def test_run_writes_records_and_manifest(tmp_path):
+    out = tmp_path / "digits"
+    statuses = run_digits(out, trials=2, seed=3)
+    assert sorted(s["unit"] for s in statuses) == ["random_B10_trial0.jsonl", "random_B10_trial1.jsonl"]
+    preset = get_preset("digits", quick=True)
+    for trial in (0, 1):
+        records = read_records(out / f"random_B10_trial{trial}.jsonl")
+        assert [r["labels"] for r in records] == list(range(20, preset.unit_budget(10, 20) + 1, 10)) == [20, 30, 40, 50]
+        for r in records:
+            assert all(k in r for k in FIELDS)
+        assert records[-1]["selected"] == []
+    manifest = read_manifest(out)
+    assert manifest["preset"]["name"] == "digits" and manifest["preset"]["is_quick"]
+    assert manifest["seed"] == 3 and manifest["trials"] == 2 and manifest["methods"] == ["random"]
+    run = manifest["runs"][0]
+    assert run["device"] == "cpu" and "torch" in run["versions"] and "git_commit" in run
+    # trial t uses seed base + t: trial 1 of base 3 is trial 0 of base 4
+    other = tmp_path / "other"
+    run_digits(other, trials=1, seed=4)
+    assert selections(out / "random_B10_trial1.jsonl") == selections(other / "random_B10_trial0.jsonl")
+
+
+def test_same_command_twice_gives_identical_selections(tmp_path, baseline):
+    run_digits(tmp_path, trials=1, seed=0)
+    name = "random_B10_trial0.jsonl"
+    assert selections(tmp_path / name) == selections(baseline / name)
+    assert [r["accuracy"] for r in read_records(tmp_path / name)] == [r["accuracy"] for r in read_records(baseline / name)]
+
+
+def test_resume_after_a_killed_run_recomputes_only_what_is_missing(tmp_path):
+    out = tmp_path / "r"
+    run_digits(out, trials=2)
+    path = out / "random_B10_trial0.jsonl"
+    full = read_records(path)
+    lines = path.read_text().splitlines(keepends=True)
+    # simulate a kill mid-way: two complete iterations, then half of the third line
+    path.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])
+    assert len(read_records(path, repair=False)) == 2
+    statuses = {s["unit"]: s for s in run_digits(out, trials=2)}
+    assert statuses["random_B10_trial1.jsonl"]["status"] == "done"  # finished trial: untouched
+    resumed = statuses["random_B10_trial0.jsonl"]
+    assert resumed["status"] == "ran" and resumed["new"] == len(full) - 2
+    again = read_records(path)
+    assert [r["selected"] for r in again] == [r["selected"] for r in full]
+    assert [r["accuracy"] for r in again] == [r["accuracy"] for r in full]
+    assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == len(full)
+    assert len(read_manifest(out)["runs"]) == 2
+    # everything finished: nothing runs
+    assert all(s["status"] == "done" for s in run_digits(out, trials=2))
+
+
+def test_results_folder_refuses_other_settings(tmp_path):
+    out = tmp_path / "r"
+    run_digits(out, seed=0)
+    with pytest.raises(ValueError, match="another seed"):
+        run_digits(out, seed=1)
+    with pytest.raises(ValueError, match="another preset"):
+        run_digits(out, quick=False, seed=0, trials=1)
+    run_digits(out, seed=0, trials=2)  # more trials: fine
+    assert read_manifest(out)["trials"] == 2
+
+
+def test_read_records_drops_only_a_torn_last_line(tmp_path):
+    path = tmp_path / "x.jsonl"
+    append_record(path, {"labels": 20, "selected": [1], "nll": math.nan})
+    append_record(path, {"labels": 30, "selected": []})
+    with open(path, "a") as f:
+        f.write('{"labels": 40, "sel')
+    records = read_records(path)
+    assert [r["labels"] for r in records] == [20, 30] and math.isnan(records[0]["nll"])
+    assert path.read_text().count("\n") == 2 and path.read_text().endswith("\n")  # repaired on disk
+    path.write_text('{"labels": 20}\nnot json\n{"labels": 30}\n')
+    with pytest.raises(ValueError, match="line 2"):
+        read_records(path)
+    assert read_records(tmp_path / "missing.jsonl") == []
+    atomic_write_text(tmp_path / "sub/a.txt", "hello")
+    assert (tmp_path / "sub/a.txt").read_text() == "hello"
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["a.txt"]  # no temporary left behind
+
+
+def test_unit_file_names_round_trip():
+    assert parse_unit_filename(unit_filename("batch-balance", 10, 3)) == ("batch-balance", 10, 3)
+    assert parse_unit_filename("manifest.json") is None
+    with pytest.raises(ValueError, match="method"):
+        unit_filename("Batch_BALanCe", 1, 0)
+    units = plan_units(["a", "b"], [1, 10], 2)
+    assert len(units) == 8 and units[0].trial == 0 and units[-1].trial == 1
+
+
+def test_parallel_processes_give_the_same_results(tmp_path, baseline):
+    run_digits(tmp_path, trials=2, jobs=2)
+    for t in (0, 1):
+        name = f"random_B10_trial{t}.jsonl"
+        assert selections(tmp_path / name) == selections(baseline / name)
+
+
+def test_submitit_local_executor_uses_the_same_layout(tmp_path, baseline):
+    pytest.importorskip("submitit")
+    statuses = run_digits(tmp_path, seed=0, executor="submitit-local")
+    assert [s["status"] for s in statuses] == ["ran"]
+    name = "random_B10_trial0.jsonl"
+    assert selections(tmp_path / name) == selections(baseline / name)
+    assert read_manifest(tmp_path)["runs"][0]["executor"] == "submitit-local"
+    # a half-written line, then submitit's in-process debug executor resumes the unit
+    lines = (tmp_path / name).read_text().splitlines(keepends=True)
+    (tmp_path / name).write_text("".join(lines[:-1]) + lines[-1][:10])
+    assert [s["new"] for s in run_digits(tmp_path, seed=0, executor="submitit-debug")] == [1]
+    assert selections(tmp_path / name) == selections(baseline / name)
+
+
+def fake_results():
+    """Two methods x three trials with known accuracies."""
+    out = {}
+    for method, base in (("random", 0.5), ("batch-balance", 0.6)):
+        out[(method, 10)] = {
+            t: [{"labels": n, "accuracy": base + 0.01 * t + 0.001 * n, "macro_auc": 0.9, "macro_f1": 0.5,
+                 "nll": 1.0 + t, "selected": []} for n in (20, 30, 40 if method == "random" else 50)]
+            for t in range(3)
+        }
+    return out
+
+
+def test_curves_and_table_statistics():
+    results = fake_results()
+    bb = {c.method: c for c in curves(results)}["batch-balance"]
+    assert bb.method == "batch-balance" and list(bb.labels) == [20, 30, 50]
+    np.testing.assert_allclose(bb.median, [0.63, 0.64, 0.66])
+    np.testing.assert_allclose(bb.lower, [0.625, 0.635, 0.655])  # quartiles of three values a, a+.01, a+.02
+    np.testing.assert_allclose(bb.upper, [0.635, 0.645, 0.665])
+    rows = results_table(results)  # default: 40, the largest label count every trial reached
+    by = {r["method"]: r for r in rows}
+    assert by["random"]["labels"] == [40] and by["batch-balance"]["labels"] == [30]
+    assert by["random"]["accuracy"] == pytest.approx((0.55, 0.545, 0.555))
+    assert by["random"]["nll"] == pytest.approx((2.0, 1.5, 2.5))
+    rows = results_table(results, at=20)
+    assert all(r["labels"] == [20] for r in rows)
+    text = format_table(rows)
+    assert text.count("\n") == 4 and "| random | 10 | 20 | 3 | 0.5300 [0.5250, 0.5350]" in text
+    with pytest.raises(ValueError, match="at=10"):
+        results_table(results, at=10)
+    with pytest.raises(ValueError, match="metric"):
+        curves(results, "loss")
+
+
+def test_cli_run_plot_table(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert cli.main(["run", "digits", "--quick", "--methods", "random", "--trials", "2", "--out", str(out),
+                     "--no-progress"]) == 0
+    assert len(load_results(out)[("random", 10)]) == 2
+    assert cli.main(["plot", str(out)]) == 0
+    assert (out / "accuracy.png").stat().st_size > 1000
+    assert cli.main(["plot", str(out), "--metric", "nll", "--output", str(tmp_path / "nll.png")]) == 0
+    assert (tmp_path / "nll.png").exists()
+    capsys.readouterr()
+    assert cli.main(["table", str(out), "--at", "30"]) == 0
+    table = capsys.readouterr().out
+    assert "| random | 10 | 30 | 2 |" in table
+    assert cli.main(["presets"]) == 0
+    assert "mnist" in capsys.readouterr().out
+    assert cli.main(["run", "digits", "--quick", "--methods", "nope", "--out", str(out)]) == 2
+    assert "methods must be among" in capsys.readouterr().err
+    assert cli.main(["table", str(tmp_path / "missing")]) == 2
+    assert cli.main(["run", "digits", "--batch-sizes", "3", "--out", str(tmp_path / "b")]) == 2
+    with pytest.raises(SystemExit):
+        cli.main(["run", "digits", "--executor", "kubernetes"])
+
+
+def test_presets_build_every_strategy_and_quick_variants_are_small():
+    from balance_lite.strategies import available
+
+    for name, preset in PRESETS.items():
+        quick = preset.quick_variant()
+        assert quick.is_quick and quick.num_pairs <= preset.num_pairs and preset.iterations is None
+        for b in preset.batch_sizes:
+            assert quick.unit_budget(b, 20) == 20 + 3 * b < preset.unit_budget(b, 20) == preset.budget
+        for method in available():
+            strategy = preset.strategy(method)
+            assert strategy.name == method
+        assert preset.train_config().max_epochs >= quick.train_config().max_epochs
+    mnist = get_preset("mnist")
+    assert mnist.batch_sizes == (1, 3, 10) and mnist.num_pairs == 100 and mnist.budget == 260
+    assert get_preset("emnist-balanced").batch_sizes == (5,) and get_preset("emnist-byclass").num_pairs == 10
+    assert mnist.strategy("batch-balance").params()["num_pairs"] == 100
+    assert mnist.strategy("bald").params()["num_samples"] == 100
+    with pytest.raises(ValueError, match="preset must be one of"):
+        get_preset("cifar")
+
+
+def test_every_preset_dataset_is_a_data_name_with_a_network():
+    from balance_lite.models import ARCHITECTURES
+
+    for preset in PRESETS.values():
+        assert preset.dataset in data.available() and preset.dataset in ARCHITECTURES
+
+
+def test_shrink_keeps_the_initial_examples():
+    splits = data.load("digits", seed=0)
+    small = shrink(splits, {"pool": 100, "test": 50}, seed=1)
+    assert len(small.pool) == 100 and len(small.test) == 50 and len(small.val) == len(splits.val)
+    assert torch.equal(small.pool.x[small.initial], splits.pool.x[splits.initial])
+    assert torch.equal(small.pool.y[small.initial], splits.pool.y[splits.initial])
+    with pytest.raises(ValueError, match="sizes"):
+        shrink(splits, {"pool": 5}, seed=0)
+    with pytest.raises(ValueError, match="sizes must name"):
+        shrink(splits, {"train": 5}, seed=0)
+
+
+def test_random_and_batch_balance_end_to_end_on_digits_quick(tmp_path):
+    out = tmp_path / "e2e"
+    run_digits(out, methods=["random", "batch-balance"], trials=1, seed=0)
+    results = load_results(out)
+    assert set(results) == {("random", 10), ("batch-balance", 10)}
+    preset = get_preset("digits", quick=True)
+    for (method, _), trials in results.items():
+        records = trials[0]
+        assert [r["labels"] for r in records] == [20, 30, 40, 50]
+        for r in records[:-1]:
+            assert all(k in r for k in FIELDS) and len(r["selected"]) == 10
+            assert set(r["seconds"]) == {"train", "evaluate", "predict", "acquire"}
+            if method == "batch-balance":
+                assert 0 < r["tau"] < 1 and 0 <= r["num_edges"] <= preset.num_pairs
+            else:
+                assert r["tau"] is None and r["num_edges"] is None
+    manifest = read_manifest(out)
+    assert manifest["strategies"]["batch-balance"]["num_pairs"] == preset.num_pairs
+    rows = {r["method"]: r for r in results_table(out)}
+    assert rows["batch-balance"]["labels"] == [50]
+
+
+def test_table_default_label_count_is_per_batch_size():
+    results = fake_results()
+    results[("random", 1)] = {0: [{"labels": n, "accuracy": 0.5, "macro_auc": 0.9, "macro_f1": 0.5, "nll": 1.0,
+                                   "selected": []} for n in (20, 21, 22)]}
+    rows = {(r["method"], r["batch_size"]): r for r in results_table(results)}
+    assert rows["random", 1]["labels"] == [22] and rows["random", 10]["labels"] == [40]
