@@ -32,7 +32,6 @@ relative precision late in a batch where all values of Delta crowd just below me
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor
@@ -165,8 +164,10 @@ def batch_balance(
     :math:`R = \prod_{i \in \text{batch}} [G_i; G'_i]` (a ``[2K, K]`` matrix) and scores a
     candidate x by its uncut weight
     :math:`W(x) = \sum_{k,j} \text{edge}_j\, R[k,j]\, G_x[k,j] = \sum_{c,k} p(c|x,w_k) \sum_j R[k,j]\,\text{edge}_j\,\lambda_j(c|x)\lambda'_j(c|x)`,
-    one ``[N C, K] x [K, 2K]`` matrix product for the whole pool: ``O(N K^2 C)`` per pick
-    instead of ``O(N min(C^b, M) K C)``.
+    one ``[N C, 2K] x [2K, K]`` matrix product for the whole pool (only the cut pairs j
+    enter): ``O(N K^2 C)`` per pick instead of ``O(N min(C^b, M) K C)``. The running products
+    are kept in float64; the matrix product runs in the inputs' precision (float32 unless
+    they are float64), which the ranking by W tolerates (see the module docstring).
 
     **Enumerate route.** Keeps, for every configuration :math:`y_{1:b-1}` of the chosen points,
     the 2K hypothesis likelihoods and the K products of lambdas, and sums Eq. 4 over the
@@ -201,7 +202,7 @@ def batch_balance(
         :class:`Selection`: pool indices in pick order and the value of the batch after each
         pick (Eq. 3 after the first, Eq. 4 after later ones; estimated by Eq. 5 for
         ``method="importance"``), computed in float64. Candidates whose uncut weights agree to
-        rounding are tied and drawn at random (counted in ``num_tied``). With no edge at all
+        within 32 units in the last place are tied and drawn at random (counted in ``num_tied``). With no edge at all
         every value is 0: the batch is uniformly random and ``fallback_random`` is True.
 
     Raises:
