@@ -15,7 +15,7 @@ from balance_lite.acquisition import (
     lambda_ratios,
 )
 from balance_lite.clustering import pairwise_hamming
-from tests.acquisition_helpers import brute_eq4, random_case
+from tests.acquisition_helpers import brute_eq4, random_case, single_thread  # noqa: F401
 
 # ---------------------------------------------------------------- Hamming edges and tau
 

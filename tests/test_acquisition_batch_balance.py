@@ -16,7 +16,7 @@ from balance_lite.acquisition import (
     batch_balance,
     batch_balance_value,
 )
-from tests.acquisition_helpers import brute_eq4, brute_greedy, random_case, shared_base_case
+from tests.acquisition_helpers import brute_eq4, brute_greedy, random_case, shared_base_case, single_thread  # noqa: F401
 
 EXACT = ("factorized", "enumerate")
 
@@ -186,20 +186,30 @@ def test_long_batches_do_not_underflow_into_ties():
 
 
 def test_importance_error_shrinks_like_one_over_sqrt_m():
-    # a pool of B points: whatever the pick order, the final batch is the whole pool
     lp_a, lp_b, edges = shared_base_case(4, 3, 3, seed=5, noise=1.5)
-    exact = batch_balance_value(lp_a, lp_b, edges, [0, 1, 2, 3])
+    batch = [0, 1, 2, 3]
+    exact = batch_balance_value(lp_a, lp_b, edges, batch)
     ms = [50, 200, 800, 3200]
     rmse = []
     for m in ms:
         errs = torch.tensor([
-            batch_balance(lp_a, lp_b, edges, 4, method="importance", num_samples=m, generator=gen(s)).scores[-1] - exact
-            for s in range(30)
+            batch_balance_value(lp_a, lp_b, edges, batch, method="importance", num_samples=m, generator=gen(s)) - exact
+            for s in range(40)
         ])
         rmse.append(float(errs.square().mean().sqrt()))
     slope = (math.log(rmse[-1]) - math.log(rmse[0])) / (math.log(ms[-1]) - math.log(ms[0]))
     assert -0.8 < slope < -0.3, (rmse, slope)
     assert rmse[-1] < 0.01
+
+
+def test_importance_value_is_what_the_greedy_reports():
+    lp_a, lp_b, edges = shared_base_case(12, 4, 3, seed=3)
+    sel = batch_balance(lp_a, lp_b, edges, 4, method="importance", num_samples=500, generator=gen(7))
+    again = batch_balance_value(lp_a, lp_b, edges, sel.indices, method="importance", num_samples=500, generator=gen(7))
+    assert again == sel.scores[-1]
+    for method in ("enumerate", "factorized"):
+        assert batch_balance_value(lp_a, lp_b, edges, sel.indices, method=method) == pytest.approx(
+            brute_eq4(lp_a, lp_b, edges, sel.indices), abs=1e-12)
 
 
 def test_importance_joint_is_unbiased_marginal_is_biased():
@@ -210,12 +220,16 @@ def test_importance_joint_is_unbiased_marginal_is_biased():
     lp_b = (4 * torch.randn(1, 4, 3, generator=g, dtype=torch.float64)).log_softmax(-1).expand(3, 4, 3)
     edges = torch.ones(4, dtype=torch.bool)
     exact = batch_balance_value(lp_a, lp_b, edges, [0, 1, 2])
-    joint = [batch_balance(lp_a, lp_b, edges, 3, method="importance", num_samples=10_000, generator=gen(s)).scores[-1]
-             for s in range(2)]
-    marginal = [batch_balance(lp_a, lp_b, edges, 3, method="importance", num_samples=10_000,
-                              proposal="marginal", generator=gen(s)).scores[-1] for s in range(2)]
-    assert sum(joint) / 2 == pytest.approx(exact, abs=4e-3)
-    assert sum(marginal) / 2 - exact > 0.03  # the bias does not average away
+
+    def mean_estimate(proposal):
+        return sum(
+            batch_balance_value(lp_a, lp_b, edges, [0, 1, 2], method="importance", num_samples=5_000,
+                                proposal=proposal, generator=gen(s))
+            for s in range(4)
+        ) / 4
+
+    assert mean_estimate("joint") == pytest.approx(exact, abs=4e-3)
+    assert mean_estimate("marginal") - exact > 0.03  # the bias does not average away
 
 
 def test_importance_picks_match_exact_with_many_samples():
@@ -271,6 +285,10 @@ def test_bad_tensors_are_reported_by_name():
         batch_balance_value(lp_a, lp_b, edges, [0, 0])
     with pytest.raises(ValueError, match="indices"):
         batch_balance_value(lp_a, lp_b, edges, [4])
+    with pytest.raises(ValueError, match="method must be one of"):
+        batch_balance_value(lp_a, lp_b, edges, [0], method="exact")
+    with pytest.raises(ValueError, match="proposal='marginal' applies only"):
+        batch_balance_value(lp_a, lp_b, edges, [0], proposal="marginal")
 
 
 def test_selection_type():

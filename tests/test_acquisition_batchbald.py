@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balance_lite.acquisition import MAX_EXACT_JOINT_ELEMENTS, bald_scores, batchbald, joint_mutual_information
-from tests.acquisition_helpers import brute_greedy, brute_joint_mi, random_log_probs
+from tests.acquisition_helpers import brute_greedy, brute_joint_mi, random_log_probs, single_thread  # noqa: F401
 
 
 def gen(seed=0):

@@ -17,7 +17,7 @@ from balance_lite.acquisition import (
     top_b,
     variation_ratio_scores,
 )
-from tests.acquisition_helpers import brute_bald, brute_entropy, random_log_probs
+from tests.acquisition_helpers import brute_bald, brute_entropy, random_log_probs, single_thread  # noqa: F401
 
 SCORES = [bald_scores, mean_std_scores, predictive_entropy_scores, variation_ratio_scores]
 

@@ -32,7 +32,6 @@ relative precision late in a batch where all values of Delta crowd just below me
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor
@@ -165,8 +164,10 @@ def batch_balance(
     :math:`R = \prod_{i \in \text{batch}} [G_i; G'_i]` (a ``[2K, K]`` matrix) and scores a
     candidate x by its uncut weight
     :math:`W(x) = \sum_{k,j} \text{edge}_j\, R[k,j]\, G_x[k,j] = \sum_{c,k} p(c|x,w_k) \sum_j R[k,j]\,\text{edge}_j\,\lambda_j(c|x)\lambda'_j(c|x)`,
-    one ``[N C, K] x [K, 2K]`` matrix product for the whole pool: ``O(N K^2 C)`` per pick
-    instead of ``O(N min(C^b, M) K C)``.
+    one ``[N C, 2K] x [2K, K]`` matrix product for the whole pool (only the cut pairs j
+    enter): ``O(N K^2 C)`` per pick instead of ``O(N min(C^b, M) K C)``. The running products
+    are kept in float64; the matrix product runs in the inputs' precision (float32 unless
+    they are float64), which the ranking by W tolerates (see the module docstring).
 
     **Enumerate route.** Keeps, for every configuration :math:`y_{1:b-1}` of the chosen points,
     the 2K hypothesis likelihoods and the K products of lambdas, and sums Eq. 4 over the
@@ -201,7 +202,7 @@ def batch_balance(
         :class:`Selection`: pool indices in pick order and the value of the batch after each
         pick (Eq. 3 after the first, Eq. 4 after later ones; estimated by Eq. 5 for
         ``method="importance"``), computed in float64. Candidates whose uncut weights agree to
-        rounding are tied and drawn at random (counted in ``num_tied``). With no edge at all
+        within 32 units in the last place are tied and drawn at random (counted in ``num_tied``). With no edge at all
         every value is 0: the batch is uniformly random and ``fallback_random`` is True.
 
     Raises:
@@ -223,24 +224,12 @@ def batch_balance(
     N, K, C = check_pair(log_probs_a, log_probs_b)
     edges = check_edges(edges, K, log_probs_a.device)
     B = check_batch_size(batch_size, N)
-    check_choice(method, "method", METHODS)
-    check_choice(proposal, "proposal", PROPOSALS)
-    if proposal != "joint" and method != "importance":
-        raise ValueError(f"proposal={proposal!r} applies only to method='importance', got method={method!r}")
-    M = check_positive_int(num_samples, "num_samples")
-    check_generator(generator)
-    if method == "enumerate" and K * C**B > MAX_ENUMERATE_ELEMENTS:
-        raise ValueError(
-            f"method='enumerate' needs C**batch_size = {C}**{B} label configurations for K = {K} pairs, "
-            f"more than fit in memory (K * C**batch_size must be <= {MAX_ENUMERATE_ELEMENTS}); "
-            "use method='factorized', which is exact at any batch size"
-        )
+    route = _check_route(method, proposal, num_samples, generator, K, C, B)
     if not bool(edges.any()):
         return random_selection(N, B, generator)
 
     prep = _Prepared(log_probs_a, log_probs_b, edges)
-    route = {"factorized": _Factorized, "enumerate": _Enumerate, "importance": _Importance}[method]
-    state = route(prep, M=M, proposal=proposal, generator=generator)
+    state = route(prep, M=int(num_samples), proposal=proposal, generator=generator)
     available = torch.ones(N, dtype=torch.bool, device=prep.device)
     rtol = tie_rtol(prep.dtype)
     indices, scores, num_tied = [], [], []
@@ -254,22 +243,40 @@ def batch_balance(
     return Selection(indices=indices, scores=scores, num_tied=num_tied)
 
 
-def batch_balance_value(log_probs_a: Tensor, log_probs_b: Tensor, edges: Tensor, indices: list[int]) -> float:
-    r"""Exact Batch-BALanCe value :math:`\Delta(x_{1:b})` (Eq. 4 of the paper) of a given batch.
+def batch_balance_value(
+    log_probs_a: Tensor,
+    log_probs_b: Tensor,
+    edges: Tensor,
+    indices: list[int],
+    *,
+    method: str = "factorized",
+    num_samples: int = 10_000,
+    proposal: str = "joint",
+    generator: torch.Generator | None = None,
+) -> float:
+    r"""Batch-BALanCe value :math:`\Delta(x_{1:b})` (Eq. 4 of the paper) of a given batch.
 
-    Computed by the factorized formula of :func:`batch_balance` in float64.
+    With the exact routes (``"factorized"``, the default, or ``"enumerate"``) this is Eq. 4
+    in float64. With ``method="importance"`` it is the Eq. 5 estimate that
+    :func:`batch_balance` would report after picking ``indices`` in this order: M
+    configurations of ``indices[:-1]`` drawn from ``proposal``, the last point's label summed
+    exactly. Use it to study the Monte-Carlo error and the bias of ``proposal="marginal"``.
 
     Args:
         log_probs_a: ``[N, K, C]`` log-probabilities, first hypothesis of each pair.
         log_probs_b: ``[N, K, C]`` log-probabilities, second hypothesis of each pair.
         edges: ``[K]`` bool, True where pair k is cut.
         indices: pool positions of the batch (distinct; may be empty, giving 0).
+        method: ``"factorized"``, ``"enumerate"`` or ``"importance"``.
+        num_samples: M, for ``method="importance"``.
+        proposal: ``"joint"`` or ``"marginal"``, for ``method="importance"`` only.
+        generator: draws the configurations; ``None`` uses torch's global generator.
 
     Returns:
-        The value in ``[0, mean(edges)]``.
+        The value in ``[0, mean(edges)]`` (an estimate for ``method="importance"``).
 
     Raises:
-        ValueError: malformed inputs (see :func:`balance_scores`), or ``indices`` out of range
+        ValueError: malformed inputs (see :func:`batch_balance`), or ``indices`` out of range
             or repeated.
 
     Example:
@@ -283,14 +290,32 @@ def batch_balance_value(log_probs_a: Tensor, log_probs_b: Tensor, edges: Tensor,
     idx = [int(i) for i in indices]
     if any(not 0 <= i < N for i in idx) or len(set(idx)) != len(idx):
         raise ValueError(f"indices must be distinct pool positions in [0, {N}), got {list(indices)}")
+    route = _check_route(method, proposal, num_samples, generator, K, C, len(idx))
     if not idx or not bool(edges.any()):
         return 0.0
     prep = _Prepared(log_probs_a[idx], log_probs_b[idx], edges)
-    state = _Factorized(prep)
+    state = route(prep, M=int(num_samples), proposal=proposal, generator=generator)
     value = 0.0
     for x in range(len(idx)):
         value = state.add(x)
     return value
+
+
+def _check_route(method, proposal, num_samples, generator, K, C, B):
+    """Validate the route options shared by :func:`batch_balance` and :func:`batch_balance_value`."""
+    check_choice(method, "method", METHODS)
+    check_choice(proposal, "proposal", PROPOSALS)
+    if proposal != "joint" and method != "importance":
+        raise ValueError(f"proposal={proposal!r} applies only to method='importance', got method={method!r}")
+    check_positive_int(num_samples, "num_samples")
+    check_generator(generator)
+    if method == "enumerate" and K * C**B > MAX_ENUMERATE_ELEMENTS:
+        raise ValueError(
+            f"method='enumerate' needs C**batch_size = {C}**{B} label configurations for K = {K} pairs, "
+            f"more than fit in memory (K * C**batch_size must be <= {MAX_ENUMERATE_ELEMENTS}); "
+            "use method='factorized', which is exact at any batch size"
+        )
+    return {"factorized": _Factorized, "enumerate": _Enumerate, "importance": _Importance}[method]
 
 
 # ---------------------------------------------------------------------------- the routes

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 
-import torch
+import torch  # noqa: F401  (the doctest namespace)
 from torch import Tensor
 
 __all__ = ["annealed_tau", "hamming_distances", "hamming_edges"]

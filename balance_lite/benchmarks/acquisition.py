@@ -33,10 +33,12 @@ it is ``torch.cuda.max_memory_allocated`` above what was allocated before.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # before tqdm is imported: batchbald_redux draws progress bars
 import platform
+import sys
 import time
 from dataclasses import dataclass
 
@@ -52,6 +54,8 @@ from balance_lite.acquisition import (
     top_b,
 )
 
+print = functools.partial(print, flush=True)  # noqa: A001  (stream the tables when output is a file)
+
 SCALES = {
     "mnist": dict(N=40_000, K=100, C=10, B=10),
     "emnist": dict(N=20_000, K=10, C=47, B=5),
@@ -64,6 +68,9 @@ class Row:
     seconds: float
     peak_mib: float
     note: str = ""
+
+    def __post_init__(self):
+        print(f"  measured {self.name}: {self.seconds:.2f} s, {self.peak_mib:.0f} MiB", file=sys.stderr)
 
 
 def make_inputs(N: int, K: int, C: int, *, seed: int, device: str, U: int = 2_000):
@@ -220,7 +227,10 @@ def main(argv=None) -> None:
                         help="dtype passed to batchbald_redux (ours computes in the inputs' float32)")
     parser.add_argument("--skip-redux", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(f"# balance_lite acquisition benchmark")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
