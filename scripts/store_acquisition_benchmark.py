@@ -3,9 +3,11 @@
 Usage (from the repository root)::
 
     python scripts/store_acquisition_benchmark.py [benchmark options]   # e.g. --scale both
+    python scripts/store_acquisition_benchmark.py --from-output FILE [the options FILE was run with]
 
-runs ``python -m balance_lite.benchmarks.acquisition`` with the given options, echoes its output,
-and writes ``book/data/acquisition_benchmark.json``: the exact command, the date, the machine,
+runs ``python -m balance_lite.benchmarks.acquisition`` with the given options (or, with
+``--from-output``, reads the saved output of such a run: the benchmark takes an hour or more on a
+busy two-core machine), echoes its output, and writes ``book/data/acquisition_benchmark.json``: the exact command, the date, the machine,
 every table row (method, seconds, peak MiB, note) per scale, the ratio and check lines, and the
 raw output. The chapter *Exact Batch-BALanCe at any batch size* reads that file.
 """
@@ -36,7 +38,8 @@ def parse(text: str) -> dict:
         elif current is None or not line.strip():
             continue
         elif line.startswith("| ") and not line.startswith("| method"):
-            name, seconds, peak, note = [part.strip() for part in line.strip().strip("|").split("|", 3)]
+            cells = [part.strip() for part in line.strip().split("|")][1:]  # "| a | b | c | note"
+            name, seconds, peak, note = cells[0], cells[1], cells[2], "|".join(cells[3:]).strip()
             current["rows"].append({"method": name, "seconds": float(seconds), "peak_mib": float(peak), "note": note})
         elif line.startswith("tau ="):
             current["header"].append(line.strip())
@@ -46,17 +49,33 @@ def parse(text: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    command = [sys.executable, "-m", "balance_lite.benchmarks.acquisition", *argv]
+    shown_args = list(argv)
+    if shown_args[:1] == ["--from-output"] and len(shown_args) > 1:
+        shown_args[1] = "SAVED_OUTPUT"
+    stored_by = "python scripts/store_acquisition_benchmark.py" + "".join(f" {a}" for a in shown_args)
+    saved = None
+    if argv[:1] == ["--from-output"]:
+        saved, argv = Path(argv[1]), argv[2:]
     shown = "python -m balance_lite.benchmarks.acquisition" + "".join(f" {a}" for a in argv)
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
-    print(result.stdout, end="")
+    if saved is None:
+        command = [sys.executable, "-m", "balance_lite.benchmarks.acquisition", *argv]
+        stdout = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        finished = datetime.datetime.now(datetime.timezone.utc)
+    else:
+        # the benchmark's own lines: from its title to its closing load-average line
+        text = saved.read_text()
+        start = text.index("# balance_lite acquisition benchmark")
+        end = text.index("\n", text.index("at end", start)) + 1
+        stdout = text[start:end]
+        finished = datetime.datetime.fromtimestamp(saved.stat().st_mtime, datetime.timezone.utc)
+    print(stdout, end="")
     record = {
         "command": shown,
-        "stored_by": "python scripts/store_acquisition_benchmark.py" + "".join(f" {a}" for a in argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "stored_by": stored_by,
+        "date": finished.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-        "scales": parse(result.stdout),
-        "output": result.stdout,
+        "scales": parse(stdout),
+        "output": stdout,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(record, indent=1) + "\n")
