@@ -105,6 +105,16 @@ def check_edges(edges: Tensor, K: int, device: torch.device) -> Tensor:
     return edges.to(device)
 
 
+def _as_int(value, name: str) -> int:
+    """``value`` as a Python int; bools and non-integers raise a TypeError naming ``name``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+
+
 def check_batch_size(batch_size: int, N: int) -> int:
     r"""Check ``1 <= batch_size <= N`` and return it as an ``int``.
 
@@ -112,12 +122,7 @@ def check_batch_size(batch_size: int, N: int) -> int:
         TypeError: ``batch_size`` is not an integer.
         ValueError: ``batch_size`` is out of range.
     """
-    if isinstance(batch_size, bool):
-        raise TypeError(f"batch_size must be an int, got {batch_size!r}")
-    try:
-        b = operator.index(batch_size)
-    except TypeError:
-        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__} {batch_size!r}") from None
+    b = _as_int(batch_size, "batch_size")
     if not 1 <= b <= N:
         raise ValueError(f"batch_size must be between 1 and the pool size {N}, got {b}")
     return b
@@ -130,12 +135,7 @@ def check_positive_int(value: int, name: str) -> int:
         TypeError: ``value`` is not an integer.
         ValueError: ``value < 1``.
     """
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+    v = _as_int(value, name)
     if v < 1:
         raise ValueError(f"{name} must be >= 1, got {v}")
     return v
