@@ -141,7 +141,7 @@ def run_scale(name: str, args) -> None:
 
     sel, s, m = measure(lambda: batch_balance(log_probs_a, log_probs_b, edges, B, generator=gen()), device)
     rows.append(Row("Batch-BALanCe factorized", s, m))
-    values["factorized"], picks["factorized"] = sel.scores, sel.indices
+    values["factorized"], picks["factorized"], tied = sel.scores, sel.indices, sel.num_tied
 
     n_sub = min(N, args.importance_pool)
     sub_a, sub_b = log_probs_a[:n_sub].contiguous(), log_probs_b[:n_sub].contiguous()
@@ -161,15 +161,18 @@ def run_scale(name: str, args) -> None:
     rows.append(Row(f"Batch-BALanCe enumerate (b = {b_enum})", s, m, f"C^b = {C ** b_enum} configurations"))
     values["enumerate"], picks["enumerate"] = sel.scores, sel.indices
 
-    sel, s, m = measure(lambda: batchbald(log_probs, B, num_samples=M, generator=gen()), device)
-    rows.append(Row(f"BatchBALD (ours, M = {M})", s, m))
-    picks["batchbald"], values["batchbald"] = sel.indices, sel.scores
+    batchbald_row = None
+    if not args.skip_batchbald:
+        sel, s, m = measure(lambda: batchbald(log_probs, B, num_samples=M, generator=gen()), device)
+        batchbald_row = Row(f"BatchBALD (ours, M = {M})", s, m)
+        rows.append(batchbald_row)
+        picks["batchbald"], values["batchbald"] = sel.indices, sel.scores
 
     sel, s, m = measure(lambda: top_b(bald_scores(log_probs), B, generator=gen()), device)
     rows.append(Row("BALD (scores + top-B)", s, m))
 
     redux_row = None
-    if not args.skip_redux:
+    if not args.skip_redux and not args.skip_batchbald:
         try:
             from batchbald_redux.batchbald import get_batchbald_batch
         except ImportError:
@@ -190,7 +193,7 @@ def run_scale(name: str, args) -> None:
     fac = rows[0].seconds
     print(f"\nratio importance / factorized: {rows[1].seconds / fac:.0f}x")
     if redux_row is not None:
-        print(f"ratio batchbald_redux / ours (BatchBALD): {redux_row.seconds / rows[3].seconds:.1f}x")
+        print(f"ratio batchbald_redux / ours (BatchBALD): {redux_row.seconds / batchbald_row.seconds:.1f}x")
 
     # agreement checks on the same tensors
     print("\nchecks:")
@@ -203,6 +206,7 @@ def run_scale(name: str, args) -> None:
         f"importance's batch (exact value) {imp_true:.6f}"
     )
     print(f"- factorized Eq. 4 after each pick: {' '.join(f'{v:.6f}' for v in values['factorized'])}")
+    print(f"- candidates tied at each factorized pick (ranked by the uncut weight): {tied}")
     if "redux" in picks:
         overlap = len(set(picks["redux"]) & set(picks["batchbald"]))
         print(
@@ -225,7 +229,8 @@ def main(argv=None) -> None:
                         help="pool subset for the importance route (time extrapolated linearly)")
     parser.add_argument("--redux-dtype", choices=["float32", "float64"], default="float32",
                         help="dtype passed to batchbald_redux (ours computes in the inputs' float32)")
-    parser.add_argument("--skip-redux", action="store_true")
+    parser.add_argument("--skip-redux", action="store_true", help="skip batchbald_redux")
+    parser.add_argument("--skip-batchbald", action="store_true", help="skip both BatchBALD implementations")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
