@@ -25,9 +25,10 @@ saturate Eq. 4 after a few picks and make every later value tie). Edges come fro
 :func:`hamming_edges` on simulated held-out predictions, with tau the 30% quantile of the pair
 distances so that about 70% of the pairs are cut.
 
-Peak memory on CPU is the rise of the process's resident set size during the call (the
-kernel's high-water mark is reset before each call through ``/proc/self/clear_refs``); on CUDA
-it is ``torch.cuda.max_memory_allocated`` above what was allocated before.
+Peak memory on CPU is the rise of the process's resident set size during the call (freed
+heap memory is first returned to the OS with glibc's ``malloc_trim``, then the kernel's
+high-water mark is reset through ``/proc/self/clear_refs``); the inputs themselves are not
+counted. On CUDA it is ``torch.cuda.max_memory_allocated`` above what was allocated before.
 """
 
 from __future__ import annotations
@@ -100,6 +101,16 @@ def _rss_kib(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
+def _release_free_memory() -> None:
+    """Return freed heap memory to the OS (glibc), so the next call's growth is seen in full."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def measure(fn, device: str):
     """Run ``fn()``; return (result, seconds, peak MiB above the memory in use before)."""
     if device.startswith("cuda"):
@@ -111,6 +122,7 @@ def measure(fn, device: str):
         torch.cuda.synchronize()
         seconds = time.perf_counter() - t
         return out, seconds, (torch.cuda.max_memory_allocated() - before) / 2**20
+    _release_free_memory()
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset the peak resident set size to the current one
