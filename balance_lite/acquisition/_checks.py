@@ -15,9 +15,9 @@ from torch import Tensor
 
 from ._chunks import map_points
 
-#: Largest allowed ``|log sum_c p(c)|`` of a row of log-probabilities. Loose enough for
+#: Largest allowed ``|sum_c p(c) - 1|`` of a row of log-probabilities. Loose enough for
 #: float32 ``log_softmax`` outputs cast to float64, tight enough to catch logits or
-#: probabilities passed by mistake (their ``logsumexp`` is far from 0).
+#: probabilities passed by mistake (their exponentials do not sum to 1).
 NORMALISATION_ATOL = 1e-3
 
 
@@ -25,7 +25,7 @@ def check_log_probs(log_probs: Tensor, name: str = "log_probs", *, letter: str =
     r"""Check a ``[N, S, C]`` tensor of log-probabilities and return ``(N, S, C)``.
 
     ``-inf`` entries (probability 0) are allowed; NaN and ``+inf`` are not. Every row over
-    the last axis must normalise: ``|logsumexp| <= NORMALISATION_ATOL``.
+    the last axis must normalise: ``|sum(exp) - 1| <= NORMALISATION_ATOL``.
 
     Args:
         log_probs: the tensor to check.
@@ -53,21 +53,20 @@ def check_log_probs(log_probs: Tensor, name: str = "log_probs", *, letter: str =
         raise ValueError(f"{name} must hold at least one hypothesis ({letter} >= 1), got shape {tuple(log_probs.shape)}")
     if C < 2:
         raise ValueError(f"{name} must hold at least two classes (C >= 2), got shape {tuple(log_probs.shape)}")
-    # one pass on the fast path: NaN makes the log-sum-exp NaN, +inf makes it +inf
+    # fast path, two passes: NaN and +inf make the sum NaN or inf, logits or probabilities move it off 1
     wide = log_probs.dtype in (torch.float32, torch.float64)
-    lse = map_points(lambda lp: torch.logsumexp(lp if wide else lp.float(), dim=-1), log_probs)  # [N, S]
-    worst = float((lse.abs().max()))
+    total = map_points(lambda lp: (lp if wide else lp.float()).exp().sum(-1), log_probs)  # [N, S]
+    worst = float((total - 1.0).abs().max())
     if worst <= NORMALISATION_ATOL:  # False for NaN
         return N, S, C
     if bool(torch.isnan(log_probs).any()):
         raise ValueError(f"{name} must not contain NaN")
     if bool((log_probs == math.inf).any()):
         raise ValueError(f"{name} must not contain +inf (log-probabilities are <= 0)")
-    err = lse.double().abs()  # a row of all -inf gives inf
-    n, s = divmod(int(err.argmax()), S)
+    n, s = divmod(int((total.double() - 1.0).abs().argmax()), S)
     raise ValueError(
         f"{name} must hold log-probabilities whose exp sums to 1 over the last axis (C); "
-        f"row [{n}, {s}] has log-sum-exp {float(lse[n, s]):.3g}. "
+        f"row [{n}, {s}] sums to {float(total[n, s]):.3g}. "
         "Pass log_softmax outputs, not logits or probabilities"
     )
 

@@ -160,7 +160,9 @@ def batch_balance(
         G'_i[k,j] = \sum_c p(c|x_i,w'_k)\,\lambda_{w_j}(c|x_i)\,\lambda_{w'_j}(c|x_i),
 
     because :math:`\sum_{y_{1:b}} \prod_i p(y_i|x_i,w_k)\,\lambda_j(y_i)\lambda'_j(y_i)`
-    factorises into :math:`\prod_i G_i[k,j]`. Greedy selection keeps the running products
+    factorises into :math:`\prod_i G_i[k,j]`. The expansion uses that every hypothesis'
+    probabilities sum to 1: the exact routes agree to about 1e-10 on float64 inputs, and to
+    about 1e-8 on float32 inputs, whose rows sum to 1 only to float32 precision. Greedy selection keeps the running products
     :math:`R = \prod_{i \in \text{batch}} [G_i; G'_i]` (a ``[2K, K]`` matrix) and scores a
     candidate x by its uncut weight
     :math:`W(x) = \sum_{k,j} \text{edge}_j\, R[k,j]\, G_x[k,j] = \sum_{c,k} p(c|x,w_k) \sum_j R[k,j]\,\text{edge}_j\,\lambda_j(c|x)\lambda'_j(c|x)`,
