@@ -291,6 +291,28 @@ def test_bad_tensors_are_reported_by_name():
         batch_balance_value(lp_a, lp_b, edges, [0], proposal="marginal")
 
 
+@pytest.mark.parametrize("method", ["factorized", "enumerate", "importance"])
+@pytest.mark.parametrize("any_edge", [True, False])
+def test_values_are_checked_on_every_path(method, any_edge):
+    # batch_balance checks the values while it exponentiates them (one pass over the pool);
+    # the error must still name the tensor, also when no edge skips that pass
+    lp_a, lp_b, edges = _case()
+    edges = edges if any_edge else torch.zeros_like(edges)
+    probs_row = lp_b.clone()
+    probs_row[1, 0] = torch.tensor([0.5, 0.2, 0.3], dtype=lp_b.dtype)  # probabilities, not their logs
+    nan_b = lp_b.clone()
+    nan_b[2] = float("nan")
+    cases = [
+        (lp_a, nan_b, "log_probs_b must not contain NaN"),
+        (lp_a + 1.0, lp_b, "log_probs_a must hold log-probabilities whose exp sums to 1"),
+        (lp_a, probs_row, r"log_probs_b must hold log-probabilities .* row \[1, 0\]"),
+        (torch.full_like(lp_a, float("inf")), lp_b, r"log_probs_a must not contain \+inf"),
+    ]
+    for a, b, match in cases:
+        with pytest.raises(ValueError, match=match):
+            batch_balance(a, b, edges, 2, method=method)
+
+
 def test_selection_type():
     sel = batch_balance(*_case(), 2)
     assert isinstance(sel, Selection) and all(isinstance(i, int) for i in sel.indices)

@@ -21,7 +21,9 @@ from ._chunks import map_points
 NORMALISATION_ATOL = 1e-3
 
 
-def check_log_probs(log_probs: Tensor, name: str = "log_probs", *, letter: str = "S") -> tuple[int, int, int]:
+def check_log_probs(
+    log_probs: Tensor, name: str = "log_probs", *, letter: str = "S", values: bool = True
+) -> tuple[int, int, int]:
     r"""Check a ``[N, S, C]`` tensor of log-probabilities and return ``(N, S, C)``.
 
     ``-inf`` entries (probability 0) are allowed; NaN and ``+inf`` are not. Every row over
@@ -31,6 +33,9 @@ def check_log_probs(log_probs: Tensor, name: str = "log_probs", *, letter: str =
         log_probs: the tensor to check.
         name: the argument name used in error messages.
         letter: the letter of the middle axis in error messages (``"S"`` or ``"K"``).
+        values: False checks type and shape only, for a caller that exponentiates the whole
+            tensor anyway and checks the row sums on the way (it must call again with
+            ``values=True`` when they do not normalise, to raise the error).
 
     Returns:
         ``(N, S, C)``.
@@ -53,6 +58,8 @@ def check_log_probs(log_probs: Tensor, name: str = "log_probs", *, letter: str =
         raise ValueError(f"{name} must hold at least one hypothesis ({letter} >= 1), got shape {tuple(log_probs.shape)}")
     if C < 2:
         raise ValueError(f"{name} must hold at least two classes (C >= 2), got shape {tuple(log_probs.shape)}")
+    if not values:
+        return N, S, C
     # fast path, two passes: NaN and +inf make the sum NaN or inf, logits or probabilities move it off 1
     wide = log_probs.dtype in (torch.float32, torch.float64)
     total = map_points(lambda lp: (lp if wide else lp.float()).exp().sum(-1), log_probs)  # [N, S]
@@ -71,13 +78,15 @@ def check_log_probs(log_probs: Tensor, name: str = "log_probs", *, letter: str =
     )
 
 
-def check_pair(log_probs_a: Tensor, log_probs_b: Tensor) -> tuple[int, int, int]:
+def check_pair(log_probs_a: Tensor, log_probs_b: Tensor, *, values: bool = True) -> tuple[int, int, int]:
     r"""Check the two ``[N, K, C]`` halves of K hypothesis pairs and return ``(N, K, C)``.
+
+    ``values=False`` skips the pass over the values (see :func:`check_log_probs`).
 
     Raises:
         TypeError, ValueError: as :func:`check_log_probs`, or the two shapes or devices differ.
     """
-    N, K, C = check_log_probs(log_probs_a, "log_probs_a", letter="K")
+    N, K, C = check_log_probs(log_probs_a, "log_probs_a", letter="K", values=values)
     if not isinstance(log_probs_b, Tensor) or log_probs_b.dim() != 3 or tuple(log_probs_b.shape) != (N, K, C):
         got = tuple(log_probs_b.shape) if isinstance(log_probs_b, Tensor) else type(log_probs_b).__name__
         raise ValueError(f"log_probs_b must have shape [N, K, C] matching log_probs_a {(N, K, C)}, got {got}")
@@ -85,7 +94,7 @@ def check_pair(log_probs_a: Tensor, log_probs_b: Tensor) -> tuple[int, int, int]
         raise ValueError(
             f"log_probs_b must be on the same device as log_probs_a ({log_probs_a.device}), got {log_probs_b.device}"
         )
-    check_log_probs(log_probs_b, "log_probs_b", letter="K")
+    check_log_probs(log_probs_b, "log_probs_b", letter="K", values=values)
     return N, K, C
 
 

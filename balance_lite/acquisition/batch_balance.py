@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from ._checks import (
+    NORMALISATION_ATOL,
     check_batch_size,
     check_choice,
     check_edges,
@@ -87,20 +88,25 @@ class _Prepared:
         self.probs_NC_H = torch.empty(N * C, H, dtype=self.dtype, device=self.device)
         self.keep_NC_J = torch.empty(N * C, self.J, dtype=self.dtype, device=self.device)
         self.first = torch.empty(N, dtype=self.dtype, device=self.device)
+        # the largest |sum_c p_h(c|x) - 1|, found on the way (NaN if any input is NaN)
+        worst = torch.zeros((), dtype=self.dtype, device=self.device)
         for s in range(0, N, self.chunk):
             e = min(N, s + self.chunk)
             n = e - s
-            pa, pb = log_probs_a[s:e].to(self.dtype), log_probs_b[s:e].to(self.dtype)  # [n, K, C]
             probs = self.probs_NC_H[s * C : e * C].view(n, C, H)
-            probs[:, :, :K].copy_(pa.transpose(1, 2))
-            probs[:, :, K:].copy_(pb.transpose(1, 2))
+            probs[:, :, :K].copy_(log_probs_a[s:e].transpose(1, 2))
+            probs[:, :, K:].copy_(log_probs_b[s:e].transpose(1, 2))
             probs.exp_()
+            worst = torch.maximum(worst, (probs.sum(1) - 1.0).abs().amax())
             # log(lambda_j lambda'_j) = (log p_j - max log p_j) + (log p'_j - max log p'_j)
-            pa, pb = pa[:, self.cut], pb[:, self.cut]  # [n, J, C]
-            log_keep = (pa - pa.amax(-1, keepdim=True)) + (pb - pb.amax(-1, keepdim=True))
+            pa = log_probs_a[s:e].index_select(1, self.cut).to(self.dtype)  # [n, J, C]
+            pb = log_probs_b[s:e].index_select(1, self.cut).to(self.dtype)
+            pa.sub_(pa.amax(-1, keepdim=True)).add_(pb.sub_(pb.amax(-1, keepdim=True)))
             keep = self.keep_NC_J[s * C : e * C].view(n, C, self.J)
-            keep.copy_(log_keep.transpose(1, 2)).exp_()
+            keep.copy_(pa.transpose(1, 2)).exp_()
             self.first[s:e] = torch.linalg.vecdot(probs.sum(2), keep.sum(2))
+        #: True when every row normalises to within NORMALISATION_ATOL (checked in the compute dtype)
+        self.normalised = bool(worst <= NORMALISATION_ATOL)
 
     def rows(self, start: int, end: int) -> tuple[Tensor, Tensor]:
         """``[n*C, 2K]`` and ``[n*C, J]`` rows of pool points ``start..end-1``."""
@@ -223,14 +229,18 @@ def batch_balance(
         >>> len(sel.indices), sel.scores[0] <= sel.scores[1] <= sel.scores[2] <= 0.75
         (3, True)
     """
-    N, K, C = check_pair(log_probs_a, log_probs_b)
+    # the values are checked while _Prepared exponentiates them: one pass over the pool, not two
+    N, K, C = check_pair(log_probs_a, log_probs_b, values=False)
     edges = check_edges(edges, K, log_probs_a.device)
     B = check_batch_size(batch_size, N)
     route = _check_route(method, proposal, num_samples, generator, K, C, B)
     if not bool(edges.any()):
+        check_pair(log_probs_a, log_probs_b)
         return random_selection(N, B, generator)
 
     prep = _Prepared(log_probs_a, log_probs_b, edges)
+    if not prep.normalised:
+        check_pair(log_probs_a, log_probs_b)  # raises, naming the tensor and the row
     state = route(prep, M=int(num_samples), proposal=proposal, generator=generator)
     available = torch.ones(N, dtype=torch.bool, device=prep.device)
     rtol = tie_rtol(prep.dtype)
