@@ -22,7 +22,7 @@ then prints the ratios importance / factorized and batchbald_redux / ours.
 Inputs are realistic rather than independent noise: every pool point has a base prediction
 shared by all dropout masks, and each mask adds its own noise (independent random pairs
 saturate Eq. 4 after a few picks and make every later value tie). Edges come from
-:func:`hamming_edges` on simulated held-out predictions, with tau the 30% quantile of the pair
+:func:`~balance_lite.acquisition.hamming_edges` on simulated held-out predictions, with tau the 30% quantile of the pair
 distances so that about 70% of the pairs are cut.
 
 Peak memory on CPU is the rise of the process's resident set size during the call (freed
