@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {preset.name}: {strategy.name} {strategy.params()}, B = {args.batch_size}, "
           f"pool {len(splits.pool)}, D̄pool {len(splits.holdout)}, test {len(splits.test)}")
     gpu = torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None
+    cpu = platform.processor() or platform.machine()
     print(f"# device {device}{f' ({gpu})' if gpu else ''}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} CPU threads available, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
+          f"{torch.get_num_threads()} CPU threads available, {os.cpu_count()} CPUs, {cpu}")
     print("| iteration | labels | epochs | " + " | ".join(f"{p} s" for p in PHASES) + " | total s | accuracy |")
     print("| --- " * (len(PHASES) + 5) + "|")
 
