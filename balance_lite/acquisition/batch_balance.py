@@ -168,7 +168,8 @@ def batch_balance(
     because :math:`\sum_{y_{1:b}} \prod_i p(y_i|x_i,w_k)\,\lambda_j(y_i)\lambda'_j(y_i)`
     factorises into :math:`\prod_i G_i[k,j]`. The expansion uses that every hypothesis'
     probabilities sum to 1: the exact routes agree to about 1e-10 on float64 inputs, and to
-    about 1e-8 on float32 inputs, whose rows sum to 1 only to float32 precision. Greedy selection keeps the running products
+    about 1e-8 on float32 inputs, whose rows sum to 1 only to float32 precision.
+    Greedy selection keeps the running products
     :math:`R = \prod_{i \in \text{batch}} [G_i; G'_i]` (a ``[2K, K]`` matrix) and scores a
     candidate x by its uncut weight
     :math:`W(x) = \sum_{k,j} \text{edge}_j\, R[k,j]\, G_x[k,j] = \sum_{c,k} p(c|x,w_k) \sum_j R[k,j]\,\text{edge}_j\,\lambda_j(c|x)\lambda'_j(c|x)`,
