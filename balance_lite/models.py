@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "ARCHITECTURES",
+    "CPU_CHUNK_ELEMENTS",
     "DEFAULT_ROWS_PER_CHUNK",
     "FUSE_MIN_SAMPLES",
     "ConsistentDropout",
@@ -53,8 +54,14 @@ __all__ = [
     "tabular_mlp",
 ]
 
-#: Rows (points x samples) per chunk when ``chunk_size`` is not given.
+#: Rows (points x samples) per chunk when ``chunk_size`` is not given, on a GPU.
 DEFAULT_ROWS_PER_CHUNK = 8192
+
+#: On the CPU, numbers in the widest per-sample activation of one chunk when ``chunk_size`` is not
+#: given (8 MiB in float32): the chunk's activations stay in the processor's cache. Measured on a
+#: 2-core CPU with S = 20 and 200 samples, this samples 1.6-3x faster than 8,192 rows per chunk for
+#: the MNIST and EMNIST CNNs, and as fast for the MLPs.
+CPU_CHUNK_ELEMENTS = 2**21
 
 #: With ``fuse=None``, the channel-dropout shortcut is used from this many samples on: it convolves
 #: each input channel once per point, which pays off only when amortised over enough samples
@@ -295,7 +302,7 @@ class MCDropoutNet(nn.Module):
             num_samples: S, the number of fresh masks to draw when ``masks`` is not given.
             masks: the consistent masks to use (see :meth:`draw_masks`); sample ``s`` of the output
                 uses ``masks`` sample ``s`` for every input, whatever the chunking.
-            chunk_size: points per chunk (default: about 8,192 rows of points x samples).
+            chunk_size: points per chunk (default: :meth:`default_chunk_size`).
             generator: used to draw the masks when ``masks`` is not given.
             fuse: use the channel-dropout + convolution shortcut described above (None: when S is
                 at least :data:`FUSE_MIN_SAMPLES`).
@@ -320,7 +327,7 @@ class MCDropoutNet(nn.Module):
         if fuse is None:
             fuse = S >= FUSE_MIN_SAMPLES
         if chunk_size is None:
-            chunk_size = max(1, DEFAULT_ROWS_PER_CHUNK // S)
+            chunk_size = self.default_chunk_size(S)
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         device = self.device
@@ -336,6 +343,36 @@ class MCDropoutNet(nn.Module):
         finally:
             self.train(was_training)
         return out
+
+    @torch.no_grad()
+    def default_chunk_size(self, num_samples: int) -> int:
+        """Points per chunk of :meth:`sample_log_probs` when its ``chunk_size`` is not given.
+
+        On the CPU, the widest activation a chunk repeats for every sample (see
+        :meth:`sample_width`) holds at most :data:`CPU_CHUNK_ELEMENTS` numbers; on other devices a
+        chunk holds :data:`DEFAULT_ROWS_PER_CHUNK` rows of points x samples. At least 1.
+        """
+        if self.device.type == "cpu":
+            return max(1, CPU_CHUNK_ELEMENTS // (num_samples * self.sample_width()))
+        return max(1, DEFAULT_ROWS_PER_CHUNK // num_samples)
+
+    @torch.no_grad()
+    def sample_width(self) -> int:
+        """The most numbers per (point, sample) in an activation at or after the first dropout layer.
+
+        Layers before the first dropout run once per point; from it on, every activation is held for
+        each of the S samples, so the widest of them sets the memory of a chunk.
+        """
+        h = torch.zeros((1, *self.input_shape), device=self.device)
+        widest, repeated = 0, False
+        for layer in self.layers:
+            if isinstance(layer, _ConsistentDropoutBase):
+                repeated = True
+            else:
+                h = layer(h)
+            if repeated:
+                widest = max(widest, h.numel())
+        return max(widest, 1)
 
     @torch.no_grad()
     def predict_log_probs(self, x: Tensor, *, chunk_size: int = 4096) -> Tensor:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from balance_lite.models import (
     ARCHITECTURES,
+    CPU_CHUNK_ELEMENTS,
     ConsistentDropout,
     MCDropoutNet,
     MaskSet,
@@ -94,6 +95,20 @@ def test_same_masks_give_same_outputs_across_batches_and_chunks(fuse):
     # the same point inside a different batch (here: the D̄pool-like batch of a few points)
     part = model.sample_log_probs(x[[5, 17, 2]], masks=masks, fuse=fuse)
     torch.testing.assert_close(part, whole[[5, 17, 2]], atol=1e-6, rtol=0)
+
+
+def test_default_chunks_bound_the_widest_repeated_activation():
+    model = make("mnist", IMAGE, 10)
+    # from the first channel dropout on, the widest activation is conv 1's pooled output, 32 x 12 x 12
+    assert model.sample_width() == 32 * 12 * 12
+    assert model.default_chunk_size(200) == CPU_CHUNK_ELEMENTS // (200 * 4608) == 2
+    assert model.default_chunk_size(10**6) == 1
+    mlp = make("digits", (64,), 10)
+    assert mlp.sample_width() == max(layer.out_features for layer in mlp.layers if isinstance(layer, torch.nn.Linear))
+    x = torch.randn(9, *IMAGE)
+    masks = model.draw_masks(300, generator=torch.Generator().manual_seed(0))  # default: one point per chunk
+    torch.testing.assert_close(model.sample_log_probs(x, masks=masks),
+                               model.sample_log_probs(x, masks=masks, chunk_size=9), atol=1e-6, rtol=0)
 
 
 @settings(deadline=None, max_examples=25)
