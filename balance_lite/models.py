@@ -502,12 +502,14 @@ def mnist_cnn(input_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10, *
 def emnist_cnn(input_shape: Sequence[int] = (1, 28, 28), num_classes: int = 47, *, p: float = 0.5) -> MCDropoutNet:
     """The Fashion-MNIST / EMNIST CNN of the paper (App. B.1).
 
-    Three blocks of 3x3 convolutions with 32, 64 and 128 channels, each with channel dropout and
-    ReLU, then a two-layer MLP head (512 hidden units with ReLU and dropout, then C logits).
-    The paper's text puts a 2x2 max-pool in every block; the authors' released code pools in the
-    first two blocks only. We follow the released code, which produced the published curves:
-    28 -> 26 -> 13 -> 11 -> 5 -> 3, so the head sees 128 x 3 x 3 = 1,152 features.
-    The paper does not give the head's width; 512 is our choice.
+    Sec. 4.1: "three blocks of [convolution, dropout, max-pooling, relu], with 32, 64, and 128 3x3
+    convolution filters and 2x2 max pooling. We add a two-layer MLP following the three blocks":
+    each block here is a 3x3 convolution, a 2x2 max-pool, ReLU and channel dropout (the order of
+    dropout, pooling and ReLU does not change the outputs, see :func:`mnist_cnn`), so the sizes go
+    28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1 and the head sees 128 features; then 512 hidden units with
+    ReLU and dropout, then C logits. The authors' released code pools in the first two blocks only
+    (``model.py`` l.29-31); we follow the paper's text. The head's width, which the text does not
+    give, is the released code's 512.
 
     Args:
         input_shape: ``(1, 28, 28)``.
@@ -515,15 +517,14 @@ def emnist_cnn(input_shape: Sequence[int] = (1, 28, 28), num_classes: int = 47, 
         p: dropout probability.
     """
     c, h, w = _image_shape(input_shape, "emnist_cnn")
-    h, w = _conv_out(h, 3) // 2, _conv_out(w, 3) // 2
-    h, w = _conv_out(h, 3) // 2, _conv_out(w, 3) // 2
-    h, w = _conv_out(h, 3), _conv_out(w, 3)
+    for _ in range(3):
+        h, w = _conv_out(h, 3) // 2, _conv_out(w, 3) // 2
     if h < 1 or w < 1:
         raise ValueError(f"input_shape {tuple(input_shape)} is too small for emnist_cnn")
     layers = [
         nn.Conv2d(c, 32, 3), nn.MaxPool2d(2), nn.ReLU(), ConsistentDropout2d(32, p),
         nn.Conv2d(32, 64, 3), nn.MaxPool2d(2), nn.ReLU(), ConsistentDropout2d(64, p),
-        nn.Conv2d(64, 128, 3), nn.ReLU(), ConsistentDropout2d(128, p),
+        nn.Conv2d(64, 128, 3), nn.MaxPool2d(2), nn.ReLU(), ConsistentDropout2d(128, p),
         nn.Flatten(), nn.Linear(128 * h * w, 512), nn.ReLU(), ConsistentDropout(512, p),
         nn.Linear(512, num_classes),
     ]
