@@ -8,6 +8,7 @@ Examples::
     balance-lite run mnist --trials 6 --executor slurm --slurm-partition gpu --slurm-gpus 1
     balance-lite plot results/mnist [--metric accuracy] [--output curves.png]
     balance-lite table results/mnist [--at 130]
+    balance-lite claims results/mnist
 
 Re-running a ``run`` command resumes it: finished iterations and trials are kept.
 """
@@ -71,6 +72,10 @@ def build_parser():
     table.add_argument("--at", type=int, default=None,
                        help="label count (default: the largest that every method reached)")
     table.add_argument("--output", default=None, help="also write the table to this file")
+
+    claims = sub.add_parser("claims", help="each claim of the paper about a results folder's preset, with our evidence")
+    claims.add_argument("folder")
+    claims.add_argument("--output", default=None, help="also write the report to this file")
     return parser
 
 
@@ -109,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
             from .experiments.report import write_table
 
             print(write_table(args.folder, at=args.at, output=args.output), end="")
+            return 0
+        if args.command == "claims":
+            from .experiments.claims import format_claims
+            from .experiments.results import atomic_write_text
+
+            text = format_claims(args.folder)
+            if args.output:
+                atomic_write_text(args.output, text)
+            print(text, end="")
             return 0
     except (ValueError, FileNotFoundError, ImportError) as err:
         print(f"balance-lite {args.command}: error: {err}", file=sys.stderr)
