@@ -244,3 +244,34 @@ def test_outputs_live_on_the_model_device_and_empty_input_works():
     out = model.sample_log_probs(torch.rand(0, 64), 3)
     assert out.shape == (0, 3, 10) and out.device == model.device
     assert model.predict_log_probs(torch.rand(0, 64)).shape == (0, 10)
+
+
+@pytest.mark.parametrize("name, input_shape, num_classes", [("mnist", IMAGE, 10), ("fashion-mnist", IMAGE, 10),
+                                                            ("digits", (64,), 10)])
+def test_fast_paths_give_the_plain_layers_numbers(name, input_shape, num_classes):
+    fast = make(name, input_shape, num_classes)
+    plain = make(name, input_shape, num_classes)
+    plain.fast_paths = False
+    x = torch.randn(37, *input_shape)
+    x[:5] = 0.0  # constant inputs: ties in every pooling window
+    fast.eval(), plain.eval()
+    with torch.no_grad():
+        assert torch.allclose(fast(x), plain(x), atol=1e-5, rtol=1e-5)
+    assert torch.allclose(fast.predict_log_probs(x, chunk_size=8), plain.predict_log_probs(x), atol=1e-5, rtol=1e-5)
+    # with a gradient (training): the same loss and the same gradients up to rounding
+    fast.train(), plain.train()
+    grads = []
+    for model in (fast, plain):
+        torch.manual_seed(3)
+        model.zero_grad()
+        F.cross_entropy(model(x), torch.arange(37) % num_classes).backward()
+        grads.append([p.grad for p in model.parameters()])
+    for g_fast, g_plain in zip(*grads):
+        assert torch.allclose(g_fast, g_plain, atol=1e-5, rtol=1e-4)
+
+
+def test_fast_max_pool_is_exact_on_odd_sizes_and_ties():
+    from balance_lite.models import _max_pool_2x2
+
+    h = torch.randint(0, 3, (4, 3, 9, 11)).float()
+    assert torch.equal(_max_pool_2x2(h), F.max_pool2d(h, 2))
