@@ -52,6 +52,45 @@ def test_iteration_benchmark_prints_one_row_per_iteration(capsys):
     assert predict > 0 and acquire >= 0  # printed to 0.01 s
     assert total == pytest.approx(train + evaluate + predict + acquire, abs=0.03)
     assert rows[-1].split("|")[6].strip() == "0.00"  # the budget is reached: no prediction
+    for r in rows:  # the plain reference ran after every iteration, and the ratio is train / plain
+        cells = r.split("|")
+        plain, ratio = float(cells[10]), float(cells[11])
+        assert plain > 0 and ratio == pytest.approx(float(cells[4]) / plain, rel=0.1, abs=0.02)
+    assert re.search(r"# mean of the 2 acquiring iterations: train [\d.]+ s, .* train / plain [\d.]+", out)
+
+
+def test_iteration_benchmark_process_clock_restores_the_loop_clock(capsys):
+    import time
+
+    from balance_lite import loop
+
+    assert iter_bench.main(["--preset", "digits", "--iterations", "1", "--batch-size", "5", "--threads", "1",
+                            "--clock", "process", "--no-plain"]) == 0
+    assert "# clock process, torch threads 1" in capsys.readouterr().out
+    assert loop.time is time
+
+
+def test_plain_reference_is_the_same_network_with_torch_dropout():
+    import torch
+
+    from balance_lite.models import build_model
+    from balance_lite.train import TrainConfig
+
+    model = build_model("mnist", (1, 28, 28), 10)
+    net = iter_bench.plain_network(model)
+    kinds = [type(layer).__name__ for layer in net]
+    assert kinds == ["Conv2d", "MaxPool2d", "ReLU", "Dropout2d", "Conv2d", "MaxPool2d", "ReLU", "Dropout2d",
+                     "Flatten", "Linear", "ReLU", "Dropout", "Linear"]
+    model.eval(), net.eval()
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(net(x), model(x), atol=1e-5)  # same weights
+    x, y = torch.randn(12, 1, 28, 28), torch.arange(12) % 10
+    before = [p.clone() for p in net.parameters()]
+    best = iter_bench.plain_train(net, x, y, x, y, config=TrainConfig(epoch_size=24, batch_size=8), epochs=2,
+                                  num_classes=10)
+    assert 0.0 <= best <= 1.0
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
 
 
 def test_iteration_benchmark_rejects_zero_iterations():

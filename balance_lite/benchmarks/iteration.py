@@ -147,15 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     cpu = platform.processor() or platform.machine()
     print(f"# device {device}{f' ({gpu})' if gpu else ''}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} CPU threads available, {os.cpu_count()} CPUs, {cpu}")
-    columns = [f"{p} s" for p in PHASES] + ["total s", "accuracy", "plain train s", "train / plain", "load"]
-    print("| iteration | labels | epochs | " + " | ".join(columns) + " |")
-    print("| --- " * (len(columns) + 3) + "|")
-
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     if args.clock == "process":
         loop_module.time = _ProcessClock  # the loop times its phases with time.perf_counter
     print(f"# clock {args.clock}, torch threads {args.threads or 'default'}, load average "
           + " ".join(f"{v:.1f}" for v in os.getloadavg()))
+    columns = [f"{p} s" for p in PHASES] + ["total s", "accuracy", "plain train s", "train / plain", "load"]
+    print("| iteration | labels | epochs | " + " | ".join(columns) + " |")
+    print("| --- " * (len(columns) + 3) + "|")
+
     labeled = [int(i) for i in splits.initial]
     ratios: list[float] = []
     rows: list[dict] = []
