@@ -184,16 +184,18 @@ def main(argv: list[str] | None = None) -> int:
 
     _warm_up(factory, splits, config, device, args.threads)
     start = time.perf_counter()
-    run_active_learning(splits, factory, strategy, batch_size=args.batch_size, budget=budget,
-                        train_config=config, eval_samples=preset.eval_samples, seed=args.seed,
-                        device=device, on_iteration=row, num_threads=args.threads)
+    try:
+        run_active_learning(splits, factory, strategy, batch_size=args.batch_size, budget=budget,
+                            train_config=config, eval_samples=preset.eval_samples, seed=args.seed,
+                            device=device, on_iteration=row, num_threads=args.threads)
+    finally:
+        loop_module.time = time
     acquiring = rows[:-1]
     means = {k: sum(r[k] for r in acquiring) / len(acquiring) for k in (*PHASES, "total")}
     print(f"# mean of the {len(acquiring)} acquiring iterations: "
           + ", ".join(f"{k} {v:.2f} s" for k, v in means.items())
           + (f"; train / plain {sum(ratios) / len(ratios):.2f} (all {len(ratios)} iterations)" if ratios else ""))
     print(f"# wall {time.perf_counter() - start:.1f} s for {args.iterations} acquisitions (plain runs included)")
-    loop_module.time = time
     return 0
 
 
