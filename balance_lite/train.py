@@ -37,8 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["TrainConfig", "TrainResult", "class_weights", "cpu_threads", "default_threads", "fused_adam", "train_config_for",
-           "train_model", "val_accuracy"]
+__all__ = ["TrainConfig", "TrainResult", "class_weights", "cpu_threads", "default_threads", "fused_adam",
+           "train_config_for", "train_model", "val_accuracy"]
 
 
 @dataclass(frozen=True)
