@@ -12,6 +12,9 @@ At every active-learning iteration the network is re-initialised and trained on 
 - after each epoch the validation accuracy is measured with dropout off; training stops when it
   has not improved for ``patience`` (3) epochs, and the best validation state is restored.
 
+On the CPU, networks of 100,000 parameters or more (the image CNNs) are updated by Adam's fused
+kernel (:func:`fused_adam`), which differs from the default kernel only by float rounding.
+
 Example:
     >>> from balance_lite import data
     >>> from balance_lite.models import build_model
