@@ -96,3 +96,12 @@ def test_plain_reference_is_the_same_network_with_torch_dropout():
 def test_iteration_benchmark_rejects_zero_iterations():
     with pytest.raises(SystemExit):
         iter_bench.main(["--preset", "digits", "--iterations", "0"])
+
+
+def test_iteration_benchmark_compares_the_training_routes(capsys):
+    assert iter_bench.main(["--preset", "digits", "--compare-training", "1", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"# training, 1 epochs on 20 labels \(best of 2\): fast [\d.]+ s, plain layers [\d.]+ s, "
+                     r"plain loop [\d.]+ s", out)
+    assert re.search(r"# fast / plain loop [\d.]+, plain layers / plain loop [\d.]+, fast / plain layers [\d.]+", out)
+    assert "| iteration |" not in out

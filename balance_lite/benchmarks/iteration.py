@@ -115,6 +115,36 @@ def _warm_up(factory, splits, config: TrainConfig, device, threads) -> None:
     plain_train(plain_network(model), x, y, vx, vy, config=tiny, epochs=1, num_classes=splits.num_classes)
 
 
+def compare_training(splits, factory, config: TrainConfig, *, epochs: int, repeats: int, threads: int | None,
+                     clock) -> dict[str, float]:
+    """Seconds of ``epochs`` training epochs on the initial labeled set: fast routes, plain layers, plain loop.
+
+    ``fast``: :func:`~balance_lite.train.train_model` as the loop runs it; ``plain layers``: the same
+    with ``model.fast_paths = False`` (the library's code before the fast routes); ``plain loop``:
+    :func:`plain_train`. The three run in turn, ``repeats`` times; the best time of each is returned.
+    """
+    idx = torch.as_tensor([int(i) for i in splits.initial])
+    x, y = splits.pool.x[idx], splits.pool.y[idx].long()
+    vx, vy = splits.val.x, splits.val.y.long()
+    fixed = TrainConfig(**{**config.__dict__, "max_epochs": epochs, "patience": epochs})
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        for kind in ("fast", "plain layers", "plain loop"):
+            torch.manual_seed(0)
+            model = factory()
+            with cpu_threads(threads if threads is not None else default_threads(model)):
+                start = clock()
+                if kind == "plain loop":
+                    plain_train(plain_network(model), x, y, vx, vy, config=fixed, epochs=epochs,
+                                num_classes=splits.num_classes)
+                else:
+                    model.fast_paths = kind == "fast"
+                    train_model(model, x, y, vx, vy, config=fixed, seed=0, num_threads=threads)
+                seconds = clock() - start
+            best[kind] = min(best.get(kind, float("inf")), seconds)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -130,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", choices=("wall", "process"), default="wall",
                         help="wall: seconds on the wall clock; process: CPU seconds of this process (summed over "
                              "its threads; with --threads 1 nearly independent of other processes' load)")
+    parser.add_argument("--compare-training", type=int, default=0, metavar="EPOCHS",
+                        help="instead of the iterations: time EPOCHS epochs of training on the initial labels with "
+                             "the fast routes, with the plain layers and with the plain loop, in turn (twice)")
     args = parser.parse_args(argv)
     if args.iterations < 1:
         parser.error(f"--iterations must be >= 1, got {args.iterations}")
@@ -152,6 +185,17 @@ def main(argv: list[str] | None = None) -> int:
         loop_module.time = _ProcessClock  # the loop times its phases with time.perf_counter
     print(f"# clock {args.clock}, torch threads {args.threads or 'default'}, load average "
           + " ".join(f"{v:.1f}" for v in os.getloadavg()))
+    if args.compare_training:
+        best = compare_training(splits, factory, config, epochs=args.compare_training, repeats=2,
+                                threads=args.threads, clock=clock)
+        print(f"# training, {args.compare_training} epochs on {len(splits.initial)} labels (best of 2): "
+              + ", ".join(f"{k} {v:.2f} s" for k, v in best.items()))
+        print(f"# fast / plain loop {best['fast'] / best['plain loop']:.2f}, plain layers / plain loop "
+              f"{best['plain layers'] / best['plain loop']:.2f}, fast / plain layers "
+              f"{best['fast'] / best['plain layers']:.2f}; load average "
+              + " ".join(f"{v:.1f}" for v in os.getloadavg()))
+        loop_module.time = time
+        return 0
     columns = [f"{p} s" for p in PHASES] + ["total s", "accuracy", "plain train s", "train / plain", "load"]
     print("| iteration | labels | epochs | " + " | ".join(columns) + " |")
     print("| --- " * (len(columns) + 3) + "|")
