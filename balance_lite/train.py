@@ -40,8 +40,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["TrainConfig", "TrainResult", "class_weights", "cpu_threads", "default_threads", "fused_adam",
+__all__ = ["VAL_CHUNK", "TrainConfig", "TrainResult", "class_weights", "cpu_threads", "default_threads", "fused_adam",
            "train_config_for", "train_model", "val_accuracy"]
+
+
+#: Points per forward pass of the per-epoch validation in :func:`train_model`. Measured on one
+#: thread for the MNIST CNN: 1,024 takes 0.84x the time of 4,096 (the activations of a chunk stay
+#: closer to the cache); the result is the same.
+VAL_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -217,7 +223,7 @@ def train_model(
             raise ValueError("val_x and val_y must be given when evaluate is None")
         if val_y.shape != (val_x.shape[0],):
             raise ValueError(f"val_y must have shape [{val_x.shape[0]}] to match val_x, got {tuple(val_y.shape)}")
-        evaluate = lambda m: val_accuracy(m, val_x, val_y)  # noqa: E731
+        evaluate = lambda m: val_accuracy(m, val_x, val_y, chunk_size=VAL_CHUNK)  # noqa: E731
     if num_classes is None:
         num_classes = getattr(model, "num_classes", None)
         if num_classes is None:
