@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import check_positive_int
+
 __all__ = [
     "ARCHITECTURES",
     "CPU_CHUNK_ELEMENTS",
@@ -80,8 +82,7 @@ class _ConsistentDropoutBase(nn.Module):
 
     def __init__(self, num_features: int, p: float = 0.5):
         super().__init__()
-        if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"num_features must be a positive integer, got {num_features!r}")
+        check_positive_int(num_features, "num_features")
         self.num_features = num_features
         self.p = _check_p(p)
 
@@ -218,10 +219,9 @@ class MCDropoutNet(nn.Module):
             A :class:`MaskSet` with one ``[S, F_l]`` bool mask per dropout layer.
 
         Raises:
-            ValueError: ``num_samples`` is not a positive integer.
+            TypeError, ValueError: ``num_samples`` is not a positive integer.
         """
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+        check_positive_int(num_samples, "num_samples")
         masks = tuple(layer.draw_mask(num_samples, generator) for layer in self.dropout_layers())
         return MaskSet(masks).to(self.device)
 
@@ -328,8 +328,7 @@ class MCDropoutNet(nn.Module):
             fuse = S >= FUSE_MIN_SAMPLES
         if chunk_size is None:
             chunk_size = self.default_chunk_size(S)
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        check_positive_int(chunk_size, "chunk_size")
         device = self.device
         masks = masks.to(device)
         N = x.shape[0]
@@ -385,8 +384,7 @@ class MCDropoutNet(nn.Module):
         Returns:
             ``[N, C]`` on the network's device.
         """
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        check_positive_int(chunk_size, "chunk_size")
         device = self.device
         was_training = self.training
         self.eval()

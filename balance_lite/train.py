@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .checks import check_positive_int
+
 __all__ = ["TrainConfig", "TrainResult", "class_weights", "cpu_threads", "default_threads", "train_config_for", "train_model", "val_accuracy"]
 
 
@@ -64,9 +66,7 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("epoch_size", "batch_size", "max_epochs", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(getattr(self, name), name)
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if not self.weight_decay >= 0:
@@ -248,8 +248,7 @@ def cpu_threads(num_threads: int | None):
     if num_threads is None:
         yield
         return
-    if not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    check_positive_int(num_threads, "num_threads")
     before = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:

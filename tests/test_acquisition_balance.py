@@ -12,10 +12,12 @@ from balance_lite.acquisition import (
     balance_scores,
     hamming_distances,
     hamming_edges,
-    lambda_ratios,
+    likelihood_ratios,
 )
 from balance_lite.clustering import pairwise_hamming
-from tests.acquisition_helpers import brute_eq4, random_case, single_thread  # noqa: F401
+from tests.acquisition_helpers import brute_eq4, random_case
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 # ---------------------------------------------------------------- Hamming edges and tau
 
@@ -82,8 +84,8 @@ def test_hamming_edges_bad_input(a, b, tau, exc, match):
 # ---------------------------------------------------------------- balance_scores (Eq. 3)
 
 
-def test_lambda_ratios():
-    lam = lambda_ratios(torch.tensor([[0.2, 0.6, 0.2]], dtype=torch.float64).log())
+def test_likelihood_ratios():
+    lam = likelihood_ratios(torch.tensor([[0.2, 0.6, 0.2]], dtype=torch.float64).log())
     assert torch.allclose(lam, torch.tensor([[1 / 3, 1.0, 1 / 3]], dtype=torch.float64))
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from ..checks import check_positive_int
 from .presets import DEFAULT_METHODS, Preset, get_preset, shrink
 from .results import append_record, atomic_write_text, is_finished, read_manifest, read_records, unit_filename
 
@@ -210,10 +211,8 @@ def run_experiment(
     bad = [b for b in batch_sizes if b not in spec_preset.batch_sizes]
     if bad:
         raise ValueError(f"batch_sizes must be among the preset's {list(spec_preset.batch_sizes)}, got {bad}")
-    if not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be a positive integer, got {trials!r}")
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_positive_int(trials, "trials")
+    check_positive_int(jobs, "jobs")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     out = Path(out or Path("results") / (preset + ("-quick" if quick else "")))

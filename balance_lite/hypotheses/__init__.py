@@ -15,7 +15,6 @@ Example:
 """
 
 from balance_lite.hypotheses.objectives import (
-    bald_scores,
     class_bald_scores,
     cut_edges,
     ec2_objective,
@@ -24,6 +23,7 @@ from balance_lite.hypotheses.objectives import (
     eced_offset,
     eced_scores,
     edge_weight,
+    hypothesis_bald_scores,
     likelihood_ratios,
     posterior_update,
     predictive,
@@ -46,7 +46,7 @@ __all__ = [
     "eced_edge_discount",
     "eced_offset",
     "eced_scores",
-    "bald_scores",
+    "hypothesis_bald_scores",
     "class_bald_scores",
     "POLICIES",
     "Run",

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from balance_lite.acquisition.balance import likelihood_ratios
+
 __all__ = [
     "likelihood_ratios",
     "predictive",
@@ -30,7 +32,7 @@ __all__ = [
     "eced_edge_discount",
     "eced_offset",
     "eced_scores",
-    "bald_scores",
+    "hypothesis_bald_scores",
     "class_bald_scores",
 ]
 
@@ -65,29 +67,6 @@ def _edge_weight_of(masses: Tensor, classes: Tensor) -> Tensor:
 
 def _entropy(p: Tensor) -> Tensor:
     return -torch.xlogy(p, p).sum(-1)
-
-
-def likelihood_ratios(probs: Tensor) -> Tensor:
-    r"""ECED's likelihood ratios :math:`\lambda_{h,y} = p(y \mid h, x) / \max_{y'} p(y' \mid h, x)`.
-
-    Args:
-        probs: ``[n, N, C]`` likelihoods.
-
-    Returns:
-        ``[n, N, C]`` float64 ratios in [0, 1]; 1 at each hypothesis' most likely label. In the
-        noise-free case :math:`\lambda_{h,y} = \mathbb{1}[h(x) = y]`.
-
-    Raises:
-        ValueError: ``probs`` is not ``[n, N, C]``.
-
-    Example:
-        >>> likelihood_ratios(torch.tensor([[[0.8, 0.2]]]))
-        tensor([[[1.0000, 0.2500]]], dtype=torch.float64)
-    """
-    if probs.dim() != 3:
-        raise ValueError(f"probs must have shape [n, N, C], got {tuple(probs.shape)}")
-    probs = probs.double()
-    return probs / probs.amax(-1, keepdim=True)
 
 
 def predictive(probs: Tensor, weights: Tensor) -> Tensor:
@@ -295,7 +274,7 @@ def eced_edge_discount(probs: Tensor, weights: Tensor, classes: Tensor) -> Tenso
     """
     _check(probs, weights, classes)
     w = weights.double()
-    lam = likelihood_ratios(probs)
+    lam = likelihood_ratios(probs.double().log())
     return (_edge_weight_of(w, classes) - _edge_weight_of(w[:, None, None] * lam, classes)).clamp_min(0.0)
 
 
@@ -320,7 +299,7 @@ def eced_offset(probs: Tensor, weights: Tensor) -> Tensor:
         tensor([[0.2344, 0.2344]], dtype=torch.float64)
     """
     _check(probs, weights)
-    lam = likelihood_ratios(probs)
+    lam = likelihood_ratios(probs.double().log())
     return torch.einsum("h,hnc->nc", weights.double().square(), 1.0 - lam.square())
 
 
@@ -363,7 +342,7 @@ def eced_scores(probs: Tensor, weights: Tensor, classes: Tensor, *, offset: bool
     return (predictive(probs, weights) * gain).sum(-1)
 
 
-def bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
+def hypothesis_bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
     r"""BALD: the mutual information :math:`I(y; h \mid x, D)` between the label and the hypothesis.
 
     :math:`I(y; h \mid x, D) = H[p(y \mid x, D)] - \sum_h p(h \mid D)\, H[p(y \mid h, x)]`, in nats.
@@ -381,7 +360,7 @@ def bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
 
     Example:
         >>> probs = torch.nn.functional.one_hot(torch.tensor([[0, 0], [0, 1]]), 2).double()
-        >>> bald_scores(probs, torch.tensor([0.5, 0.5]))  # log 2 on the point that splits them
+        >>> hypothesis_bald_scores(probs, torch.tensor([0.5, 0.5]))  # log 2 on the point that splits them
         tensor([0.0000, 0.6931], dtype=torch.float64)
     """
     _check(probs, weights)

@@ -13,10 +13,10 @@ import torch
 from torch import Tensor
 
 from balance_lite.hypotheses.objectives import (
-    bald_scores,
     class_bald_scores,
     ec2_scores,
     eced_scores,
+    hypothesis_bald_scores,
     posterior_update,
 )
 from balance_lite.hypotheses.space import HypothesisSpace
@@ -24,7 +24,7 @@ from balance_lite.hypotheses.space import HypothesisSpace
 __all__ = ["POLICIES", "Run", "policy_scores", "class_posterior", "simulate", "query_counts", "fit_slope"]
 
 #: The policies :func:`simulate` knows by name: ``random`` (passive: a uniformly random point),
-#: ``bald`` (:func:`~balance_lite.hypotheses.bald_scores`), ``class_bald``
+#: ``bald`` (:func:`~balance_lite.hypotheses.hypothesis_bald_scores`), ``class_bald``
 #: (:func:`~balance_lite.hypotheses.class_bald_scores`), ``ec2``
 #: (:func:`~balance_lite.hypotheses.ec2_scores`, noise-free only), ``eced``
 #: (:func:`~balance_lite.hypotheses.eced_scores`) and ``eced_no_offset``.
@@ -58,7 +58,7 @@ def policy_scores(policy: str, space: HypothesisSpace, weights: Tensor) -> Tenso
 
 def _named_scores(policy: str, probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
     if policy == "bald":
-        return bald_scores(probs, weights)
+        return hypothesis_bald_scores(probs, weights)
     if policy == "class_bald":
         return class_bald_scores(probs, weights, classes)
     if policy == "ec2":
