@@ -6,12 +6,13 @@ A strategy turns a trained MC-dropout network and the unlabeled pool into a batc
 positions, in two timed steps with one signature for every method:
 
 1. :meth:`Strategy.predict` samples the typed predictions its method needs from the network
-   (:mod:`balance_lite.acquisition.predictions`): only the pool size N for random, ``[N, S, C]``
+   (:class:`~balance_lite.acquisition.PoolSize`, :class:`~balance_lite.acquisition.SamplePredictions`,
+   :class:`~balance_lite.acquisition.PairPredictions`): only the pool size N for random, ``[N, S, C]``
    log-probabilities for BALD-like scores, and for the BALanCe family two independent sets of K
    consistent masks, i.e. ``[N, K, C]`` twice on the pool plus the two sets' hard predictions on
    D̄pool ``[K, U]``;
 2. :meth:`Strategy.select` resolves the method's parameters (tau, annealed from the dropout-off
-   validation error, or fixed) and calls one selector of :mod:`balance_lite.acquisition.select`,
+   validation error, or fixed) and calls one ``select_*`` function of :mod:`balance_lite.acquisition`,
    which returns the :class:`~balance_lite.acquisition.Selection` unchanged.
 
 Every method is declared once, in :data:`STRATEGIES`: its name, how to build it and which preset
@@ -283,7 +284,7 @@ class Method:
     Attributes:
         name: the registered name (``balance-lite run --methods NAME``, results file names).
         build: the constructor; takes the method's parameters as keywords.
-        preset_fields: the :class:`~balance_lite.experiments.Preset` fields passed to ``build``
+        preset_fields: the :class:`~balance_lite.experiments.presets.Preset` fields passed to ``build``
             (their names are the constructor's parameter names).
         doc: one line for listings.
     """

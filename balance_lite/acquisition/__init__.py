@@ -5,9 +5,9 @@ Chapters: *BALD and BatchBALD*, *Hypotheses from MC dropout*, *BALanCe (Eq. 3, A
 
 This package owns the whole contract from predictions to a batch: typed predictions in
 (:class:`SamplePredictions`, :class:`PairPredictions`, :class:`PoolSize`), one
-:class:`Selection` out (:mod:`~balance_lite.acquisition.select` has one selector per method).
+:class:`Selection` out (one ``select_*`` function per method, e.g. :func:`select_batch_balance`).
 
-Conventions (all functions; the glossary is in :mod:`~balance_lite.acquisition.predictions`):
+Conventions (all functions; the glossary is the book's *Notation* page):
 
 - One-point scores and BatchBALD take log-probabilities ``[N, S, C]``: N pool points,
   S = ``num_samples`` hypotheses (the same S dropout masks for every pool point), C classes.

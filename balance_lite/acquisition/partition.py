@@ -1,6 +1,6 @@
 r"""BALanCe-Partition: equivalence classes built explicitly by farthest-first traversal (App. B.3).
 
-Chapter: *BALanCe (Eq. 3, Alg. 1)* (its last section, on BALanCe-Partition).
+Chapter: *BALanCe (Eq. 3, Alg. 1)* (classes from Hamming distances; this module makes the classes explicit).
 
 Instead of asking, pair by pair, whether two hypotheses are more than tau apart, we partition
 all 2K hypotheses into equivalence classes of radius tau with Gonzalez's farthest-first

@@ -42,7 +42,7 @@ class Selection:
             Batch-BALanCe), else None (also for BALanCe-Partition, whose edges join classes).
         random_fallback: True when the method could not tell any candidates apart and the
             batch was drawn uniformly at random instead (never True for the random baseline).
-        fallback_reason: why it fell back (e.g. :data:`NO_EDGE`), else None.
+        fallback_reason: why it fell back (e.g. ``NO_EDGE``), else None.
 
     Example:
         >>> sel = Selection(indices=[3, 0], scores=[0.5, 0.75])
@@ -99,7 +99,7 @@ def no_edge_fallback(edges: Tensor, N: int, batch_size: int, generator: torch.Ge
 
     With no cut edge every BALanCe-family score is 0 (Eq. 3-4; for BALanCe-Partition: a single
     equivalence class), so nothing tells the candidates apart: the batch is drawn uniformly at
-    random and flagged (:data:`NO_EDGE`).
+    random and flagged (``NO_EDGE``).
 
     Args:
         edges: bool tensor of the edges (``[K]`` pairs, or the cross-class pairs of a partition).

@@ -1,5 +1,7 @@
 r"""Wall time and peak memory of every acquisition route at the paper's scales.
 
+Chapter: *Exact Batch-BALanCe at any batch size (beyond the paper)* (the stored run and its speed ratio).
+
 Run::
 
     python -m balance_lite.benchmarks.acquisition            # both scales, CPU

@@ -1,6 +1,6 @@
 """Datasets of the paper, split for active learning (Sec. 4.1, App. B.1).
 
-Chapter: *The active learning loop in 30 lines*.
+Chapter: *The data sets and their splits*.
 
 >>> from balance_lite import data
 >>> splits = data.load("digits", seed=0)

@@ -1,4 +1,7 @@
-"""Offline-first file fetching: use local files, else download once, else say exactly what is missing."""
+"""Offline-first file fetching: use local files, else download once, else say exactly what is missing.
+
+Chapter: *The data sets and their splits*.
+"""
 
 from __future__ import annotations
 

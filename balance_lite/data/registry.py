@@ -1,4 +1,7 @@
-"""Dataset names, the data root, and :func:`load`."""
+"""Dataset names, the data root, and :func:`load`.
+
+Chapter: *The data sets and their splits*.
+"""
 
 from __future__ import annotations
 

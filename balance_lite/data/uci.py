@@ -1,5 +1,7 @@
 """The paper's tabular sets from their original UCI archives: HAR, Gas Sensor Array Drift, Dry Bean.
 
+Chapter: *The data sets and their splits*.
+
 Each loader looks for the official archive (or its unpacked files) under ``<root>/uci/<folder>/``,
 downloads the archive when it is missing and the machine is online, and parses the original
 format: whitespace-separated text (HAR), the ``label;concentration index:value ...`` lines of

@@ -1,5 +1,7 @@
 r"""Presets: the settings of each of the paper's experiments, and their quick variants.
 
+Chapter: *The active learning loop in 30 lines* (the last section: the paper's experiments as presets).
+
 A :class:`Preset` names the dataset, the batch sizes B, the label budget, the acquisition
 parameters (S MC samples, K hypothesis pairs, M label configurations, the tau rule) and the
 training settings. Its :meth:`Preset.quick_variant` runs the same code path on a small pool

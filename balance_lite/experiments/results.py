@@ -1,5 +1,7 @@
 r"""The results folder: one JSON Lines file per (method, B, trial), a manifest, atomic writes.
 
+Chapter: *The active learning loop in 30 lines* (the last section: the results folder).
+
 Layout of ``results/PRESET/``::
 
     manifest.json                      # preset, parameters, versions, seeds, device, git commit

@@ -1,5 +1,7 @@
 r"""Run a preset: every (method, B, trial) unit, resumable, in sequence, in processes or on SLURM.
 
+Chapter: *The active learning loop in 30 lines* (the last section: one command with the CLI).
+
 Trial t uses seed ``seed + t`` for the data split, the initial set, every network initialisation
 and every acquisition, so the same command twice on a CPU gives identical selections, and a unit
 can be resumed after any iteration (see :mod:`balance_lite.experiments.results`).

@@ -1,7 +1,8 @@
 r"""EC², ECED and BALD on a finite hypothesis space, computed exactly.
 
-Taught in ``book/ec2.ipynb`` (EC², App. A.1 of the paper), ``book/eced.ipynb`` (ECED, Eq. 1 of
-the paper) and ``book/information_vs_classes.ipynb`` (BALD against both).
+Chapters: *EC²: cutting edges between equivalence classes* (EC², App. A.1 of the paper),
+*ECED: discounting edges when labels are noisy* (ECED, Eq. 1 of the paper) and
+*When information is not what you need* (BALD against both).
 
 Conventions. ``probs`` is ``[n, N, C]``, the likelihood :math:`p(y \mid h, x)` of n hypotheses
 on N candidate points with C labels. ``weights`` is ``[n]``, the unnormalised posterior

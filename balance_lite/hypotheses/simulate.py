@@ -1,7 +1,8 @@
 r"""Greedy policies on a hypothesis space and the simulator that counts their queries.
 
-Taught in ``book/cost_of_labels.ipynb`` (the problem statement: policy, cost, error goal) and
-used by ``book/ec2.ipynb``, ``book/eced.ipynb`` and ``book/information_vs_classes.ipynb``.
+Chapters: *The cost of labels* (the problem statement: policy, cost, error goal), then
+*EC²: cutting edges between equivalence classes*, *ECED: discounting edges when labels are noisy*
+and *When information is not what you need*.
 """
 
 from __future__ import annotations
