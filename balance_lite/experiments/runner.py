@@ -122,8 +122,10 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
     run = {"started": now, "device": str(device or "cpu"), "executor": executor, "command": sys.argv,
            "git_commit": _git_commit(), "versions": _versions(), "host": platform.node()}
     if old is not None:
-        params = {k: v for k, v in preset.to_dict().items() if k not in ("notes", "cpu_notes")}
-        old_params = {k: v for k, v in old.get("preset", {}).items() if k not in ("notes", "cpu_notes")}
+        # Notes are prose, and variants, like methods, may grow: neither changes finished results.
+        ignored = ("notes", "cpu_notes", "variants")
+        params = {k: v for k, v in preset.to_dict().items() if k not in ignored}
+        old_params = {k: v for k, v in old.get("preset", {}).items() if k not in ignored}
         for key, was, new in (("preset", old_params, params), ("seed", old.get("seed"), seed)):
             if was != new:
                 raise ValueError(
@@ -204,14 +206,12 @@ def run_experiment(
         ValueError: unknown preset, method, executor, a batch size the preset does not have, bad
             ``trials`` / ``jobs``, or an ``out`` folder made with other settings.
     """
-    from ..strategies import available as strategy_names
-
     spec_preset = get_preset(preset, quick=quick, protocol=protocol)
     trials = spec_preset.trials if trials is None else trials
     methods = list(methods or DEFAULT_METHODS)
-    unknown = [m for m in methods if m not in strategy_names()]
+    unknown = [m for m in methods if m not in spec_preset.methods()]
     if unknown:
-        raise ValueError(f"methods must be among {strategy_names()}, got {unknown}")
+        raise ValueError(f"methods must be among {spec_preset.methods()}, got {unknown}")
     batch_sizes = list(batch_sizes or spec_preset.batch_sizes)
     bad = [b for b in batch_sizes if b not in spec_preset.batch_sizes]
     if bad:
