@@ -10,6 +10,7 @@ Examples::
     balance-lite run mnist --trials 6 --executor slurm --slurm-partition gpu --slurm-gpus 1
     balance-lite plot results/mnist [--metric accuracy] [--output curves.png]
     balance-lite table results/mnist [--at 130]
+    balance-lite claims results/mnist
 
 Re-running a ``run`` command resumes it: finished iterations and trials are kept.
 """
@@ -31,6 +32,7 @@ def _csv(kind):
 
 def build_parser():
     """The ``argparse.ArgumentParser`` of ``balance-lite``."""
+    from .experiments.presets import PROTOCOLS
     from .experiments.runner import EXECUTORS
     from .metrics import METRICS
 
@@ -43,9 +45,11 @@ def build_parser():
     run = sub.add_parser("run", help="run (or resume) a preset's experiment")
     run.add_argument("preset")
     run.add_argument("--quick", action="store_true", help="the preset's small variant (CI, book build)")
+    run.add_argument("--protocol", choices=PROTOCOLS, default="paper",
+                     help="paper: the paper's settings; cpu: the preset's stated reduction for a CPU")
     run.add_argument("--methods", type=_csv(str), default=None,
                      help="comma-separated strategy names (default: batch-balance,batchbald,random)")
-    run.add_argument("--trials", type=int, default=1)
+    run.add_argument("--trials", type=int, default=None, help="default: the preset's (6 for the paper protocol)")
     run.add_argument("--seed", type=int, default=0, help="trial t uses seed + t")
     run.add_argument("--batch-sizes", type=_csv(int), default=None, help="a subset of the preset's batch sizes")
     run.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default cpu)")
@@ -70,6 +74,10 @@ def build_parser():
     table.add_argument("--at", type=int, default=None,
                        help="label count (default: the largest that every method reached)")
     table.add_argument("--output", default=None, help="also write the table to this file")
+
+    claims = sub.add_parser("claims", help="each claim of the paper about a results folder's preset, with our evidence")
+    claims.add_argument("folder")
+    claims.add_argument("--output", default=None, help="also write the report to this file")
     return parser
 
 
@@ -82,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
             for p in PRESETS.values():
                 print(f"{p.name:18s} dataset={p.dataset} B={list(p.batch_sizes)} budget={p.budget} "
-                      f"S={p.num_samples} K={p.num_pairs} M={p.num_configurations} divisor={p.divisor}")
+                      f"S={p.num_samples} K={p.num_pairs} M={p.num_configurations} divisor={p.divisor} trials={p.trials}")
             return 0
         if args.command == "run":
             from .experiments.runner import run_experiment
@@ -95,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.slurm_cpus is not None:
                 slurm["cpus_per_task"] = args.slurm_cpus
             run_experiment(args.preset, out=args.out, methods=args.methods, trials=args.trials, seed=args.seed,
-                           quick=args.quick, batch_sizes=args.batch_sizes, device=args.device, jobs=args.jobs,
+                           quick=args.quick, protocol=args.protocol, batch_sizes=args.batch_sizes, device=args.device, jobs=args.jobs,
                            executor=args.executor, data_root=args.data_root, progress=not args.no_progress,
                            slurm=slurm, wait=not args.no_wait)
             return 0
@@ -108,6 +116,15 @@ def main(argv: list[str] | None = None) -> int:
             from .experiments.report import write_table
 
             print(write_table(args.folder, at=args.at, output=args.output), end="")
+            return 0
+        if args.command == "claims":
+            from .experiments.claims import format_claims
+            from .experiments.results import atomic_write_text
+
+            text = format_claims(args.folder)
+            if args.output:
+                atomic_write_text(args.output, text)
+            print(text, end="")
             return 0
     except (ValueError, FileNotFoundError, ImportError) as err:
         print(f"balance-lite {args.command}: error: {err}", file=sys.stderr)

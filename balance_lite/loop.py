@@ -163,6 +163,7 @@ def run_active_learning(
     resume: Sequence[IterationRecord | dict] = (),
     on_iteration: Callable[[IterationRecord], None] | None = None,
     num_threads: int | None = None,
+    candidates: int | None = None,
 ) -> ActiveLearningResult:
     """Run pool-based active learning from an initial labeled set until ``budget`` labels.
 
@@ -189,6 +190,9 @@ def run_active_learning(
             a file).
         num_threads: CPU threads for torch during each iteration; None: one thread for small networks
             on the CPU, torch's setting otherwise (see :func:`balance_lite.train.default_threads`).
+        candidates: if set, each iteration scores only a random subset of this many unlabeled pool
+            points (drawn from the iteration's acquisition seed), as Gal et al. (2017) did to save
+            compute; None scores the whole pool.
 
     Returns:
         An :class:`ActiveLearningResult` holding ``resume``'s records followed by the new ones.
@@ -202,6 +206,8 @@ def run_active_learning(
     N = len(pool)
     check_positive_int(batch_size, "batch_size")
     check_positive_int(eval_samples, "eval_samples")
+    if candidates is not None:
+        check_positive_int(candidates, "candidates")
     initial = list(dataset.initial if initial is None else initial)
     initial = [int(i) for i in initial]
     if len(set(initial)) != len(initial) or any(not 0 <= i < N for i in initial):
@@ -234,7 +240,7 @@ def run_active_learning(
     while True:
         record = _iteration(t, dataset, model_factory, strategy, labeled, batch_size=batch_size, budget=budget,
                             config=config, eval_samples=eval_samples, seed=seed, device=device,
-                            num_threads=num_threads)
+                            num_threads=num_threads, num_candidates=candidates)
         records.append(record)
         if on_iteration is not None:
             on_iteration(record)
@@ -249,7 +255,7 @@ def run_active_learning(
 
 
 def _iteration(t, dataset: Splits, model_factory, strategy: Strategy, labeled: list[int], *, batch_size, budget,
-               config, eval_samples, seed, device, num_threads) -> IterationRecord:
+               config, eval_samples, seed, device, num_threads, num_candidates=None) -> IterationRecord:
     seeds = iteration_seeds(seed, t)
     seconds = {"train": 0.0, "evaluate": 0.0, "predict": 0.0, "acquire": 0.0}
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
@@ -284,6 +290,9 @@ def _iteration(t, dataset: Splits, model_factory, strategy: Strategy, labeled: l
         return record
 
     generator = torch.Generator().manual_seed(seeds.acquire)
+    if num_candidates is not None and num_candidates < len(candidates):
+        subset = torch.randperm(len(candidates), generator=generator)[:num_candidates].sort().values
+        candidates = [candidates[i] for i in subset.tolist()]
     pool_x = dataset.pool.x[torch.as_tensor(candidates)]
     holdout_x = dataset.holdout.x if strategy.uses_holdout else None
     with cpu_threads(threads):

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .checks import check_positive_int
+from .data.registry import dataset_spec
 
 __all__ = ["TrainConfig", "TrainResult", "class_weights", "cpu_threads", "default_threads", "train_config_for", "train_model", "val_accuracy"]
 
@@ -73,10 +74,6 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
 
 
-_TABULAR = {"har", "drift", "dry-bean"}
-_DIGITS = {"digits", "repeated-digits"}
-
-
 def train_config_for(name: str, **overrides) -> TrainConfig:
     """The paper's training settings for dataset ``name`` (App. B.1), with optional overrides.
 
@@ -85,23 +82,20 @@ def train_config_for(name: str, **overrides) -> TrainConfig:
     tabular data (lr 1e-2) with 1,024-example epochs, our choice: the set is small and converges
     in a few epochs. Repeated-digits trains like the digits.
 
+    The settings are declared with the dataset (:class:`balance_lite.data.DatasetSpec`).
+
     Args:
         name: a dataset name (see :func:`balance_lite.data.available`).
         overrides: any :class:`TrainConfig` field, e.g. ``max_epochs=5``.
+
+    Raises:
+        ValueError: ``name`` is not a known dataset.
 
     Example:
         >>> train_config_for("dry-bean").epoch_size, train_config_for("har").lr
         (8192, 0.01)
     """
-    settings: dict = {}
-    if name in _TABULAR or name in _DIGITS:
-        settings["lr"] = 1e-2
-    if name == "dry-bean":
-        settings["epoch_size"] = 8192
-    if name in _DIGITS:
-        settings["epoch_size"] = 1024
-    settings.update(overrides)
-    return TrainConfig(**settings)
+    return TrainConfig(**{**dataset_spec(name).training, **overrides})
 
 
 @dataclass

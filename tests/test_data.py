@@ -132,12 +132,18 @@ def test_repeated_mnist_repeats_the_pool_with_noise(mnist):
 
 
 @needs_mnist
-def test_imbalanced_mnist_keeps_a_tenth_of_classes_0_to_4(mnist):
+def test_imbalanced_mnist_removes_a_random_portion_of_each_class(mnist):
+    from balance_lite.data.images import imbalanced_keep_fractions
+
     imb = data.load("imbalanced-mnist", seed=0)
+    fractions = imbalanced_keep_fractions(0)
+    assert ((0.01 <= fractions) & (fractions <= 1)).all() and fractions.max() / fractions.min() > 5
+    assert not np.array_equal(fractions, imbalanced_keep_fractions(1))
     full = np.bincount(mnist.pool.y.numpy(), minlength=10)
     kept = np.bincount(imb.pool.y.numpy(), minlength=10)
-    assert np.array_equal(kept[5:], full[5:])
-    assert np.array_equal(kept[:5], np.round(full[:5] * 0.1).astype(int))
+    assert np.array_equal(kept, np.maximum(2, np.round(full * fractions)).astype(int))
+    assert torch.equal(imb.val.x, mnist.val.x) and torch.equal(imb.holdout.x, mnist.holdout.x)
+    assert np.bincount(imb.pool.y[imb.initial].numpy(), minlength=10).tolist() == [2] * 10
 
 
 @needs_fashion
@@ -175,9 +181,10 @@ def test_emnist_loader_reads_official_idx_files(tmp_path, split, num_classes):
     assert len(s.val) == len(s.holdout) == n_train // 5
     assert len(s.pool) == n_train - 2 * (n_train // 5) and len(s.test) == 5 * num_classes
     assert (s.pool.x[:, 0, 1, 0] > s.pool.x[:, 0, 0, 1]).all()  # transposed upright
-    # class-balanced val: every class gets floor(size / C) examples, the remainder at random
-    val_counts = np.bincount(s.val.y.numpy(), minlength=num_classes)
-    assert val_counts.min() >= (n_train // 5) // num_classes
+    # a random split (Sec. 4.1), not a class-balanced one: the same split as the seed's permutation
+    order = np.random.default_rng(0).permutation(n_train)
+    labels = np.repeat(np.arange(num_classes), per_class)
+    assert s.val.y.tolist() == labels[order[: n_train // 5]].tolist()
 
 
 def test_missing_image_files_raise_one_clear_error(tmp_path):
@@ -244,9 +251,9 @@ def test_har_loader_reads_the_nested_uci_archive(tmp_path):
     har_archive(tmp_path / "uci" / "har" / "human+activity+recognition+using+smartphones.zip", 120, 30, rng)
     s = data.load("har", root=tmp_path, download=False)
     assert s.num_classes == 6 and s.input_shape == (561,)
-    assert len(s.test) == 30 and len(s.pool) + len(s.val) + len(s.holdout) == 120
-    assert len(s.val) == 150 // 5 and len(s.holdout) == 150 // 5
-    train_x = torch.cat([s.pool.x, s.holdout.x, s.val.x])
+    assert len(s.test) == 30 and len(s.pool) + len(s.val) == 120
+    assert len(s.val) == 150 // 5 and s.holdout is s.pool  # App. B.1: the AL pool is also D̄pool
+    train_x = torch.cat([s.pool.x, s.val.x])
     assert torch.allclose(train_x.mean(0), torch.zeros(561), atol=1e-5)
     assert set(s.pool.y.tolist()) <= set(range(6)) and len(s.initial) == 12
 
@@ -274,8 +281,8 @@ def test_drift_loader_pools_ten_batches(tmp_path):
             z.writestr(f"Dataset/batch{b}.dat", "\n".join(lines) + "\n")
     s = data.load("drift", root=tmp_path, download=False)
     assert s.num_classes == 6 and s.input_shape == (128,)
-    assert len(s.pool) + len(s.val) + len(s.holdout) + len(s.test) == 300
-    assert len(s.test) == len(s.val) == len(s.holdout) == 60
+    assert len(s.pool) + len(s.val) + len(s.test) == 300
+    assert len(s.test) == len(s.val) == 60 and s.holdout is s.pool
 
 
 BEAN_ARFF = """@RELATION DryBean
@@ -304,7 +311,7 @@ def test_dry_bean_loader_reads_unpacked_arff(tmp_path):
     target.write_text(BEAN_ARFF + body)
     s = data.load("dry-bean", root=tmp_path, download=False)
     assert s.num_classes == 7 and s.input_shape == (2,)
-    assert len(s.test) == 28 and len(s.pool) == 140 - 3 * 28
+    assert len(s.test) == 28 and len(s.pool) == 140 - 2 * 28 and s.holdout is s.pool
 
 
 @pytest.mark.parametrize("name", ["emnist-balanced", "emnist-bymerge", "emnist-byclass", "har", "drift", "dry-bean"])

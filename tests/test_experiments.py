@@ -2,6 +2,7 @@
 
 import json
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from balance_lite.experiments import (
     shrink,
 )
 from balance_lite.experiments.report import format_table
+from balance_lite.strategies import get_strategy
 from balance_lite.experiments.results import append_record, atomic_write_text, parse_unit_filename, unit_filename
 
 FIELDS = ("labels", "accuracy", "macro_auc", "macro_f1", "nll", "tau", "num_edges", "selected", "seconds")
@@ -32,6 +34,7 @@ def quiet(*args):
 
 def run_digits(out, **kw):
     kw.setdefault("methods", ["random"])
+    kw.setdefault("trials", 1)
     kw.setdefault("quick", True)
     kw.setdefault("progress", False)
     kw.setdefault("log", quiet)
@@ -215,11 +218,81 @@ def test_presets_build_every_strategy_and_quick_variants_are_small():
         get_preset("cifar")
 
 
+def test_every_preset_matches_the_papers_settings_table():
+    from balance_lite.experiments.presets import paper_settings, setting_value
+
+    rows = paper_settings()
+    assert {r["preset"] for r in rows} == set(PRESETS) - {"digits", "repeated-digits"}
+    for row in rows:
+        assert row["source"], row
+        expected = row["ours"] or row["paper"]
+        assert not row["ours"] or row["why"], f"{row['preset']} {row['setting']}: a departure needs a reason"
+        got = setting_value(get_preset(row["preset"]), row["setting"])
+        assert got == expected, f"{row['preset']} {row['setting']}: preset {got}, table {expected} ({row['source']})"
+    with pytest.raises(ValueError, match="setting must be"):
+        setting_value(get_preset("mnist"), "colour")
+
+
+def test_cpu_protocol_reduces_every_method_alike_and_is_recorded(tmp_path):
+    for name, preset in PRESETS.items():
+        cpu = preset.protocol_variant("cpu")
+        assert cpu.protocol == "cpu" and cpu.trials >= 3 and cpu.budget <= preset.budget
+        assert cpu.num_pairs <= preset.num_pairs and cpu.num_samples <= preset.num_samples
+        assert cpu.batch_sizes == preset.batch_sizes and cpu.divisor == preset.divisor
+        if name not in ("digits", "repeated-digits"):
+            assert cpu.cpu_notes and cpu.num_samples == cpu.num_pairs  # S = K for every method, as in the paper
+    assert get_preset("repeated-mnist", protocol="cpu").candidates is None  # duplicates are the point
+    assert get_preset("mnist", protocol="cpu").candidates == 2000
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        get_preset("mnist", protocol="gpu")
+    out = tmp_path / "cpu"
+    run_digits(out, trials=1, protocol="cpu")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["preset"]["protocol"] == "cpu"
+    with pytest.raises(ValueError, match="another preset"):
+        run_digits(out, trials=1, protocol="paper")
+
+
+def test_method_variants_override_the_presets_parameters():
+    mnist = get_preset("mnist")
+    fixed = mnist.strategy("batch-balance-tau0.3").params()
+    assert fixed["tau"] == 0.3 and fixed["num_pairs"] == 100
+    assert mnist.strategy("batch-balance-eps8").params()["divisor"] == 8.0
+    assert mnist.strategy("batch-balance").params()["divisor"] == 2.0
+    assert get_preset("imbalanced-mnist", protocol="cpu").strategy("batch-balance-k50").params()["num_pairs"] == 50
+    assert {"batch-balance-tau0.05", "batch-balance-eps4", "random"} <= set(mnist.methods())
+    for name in mnist.variants:
+        assert parse_unit_filename(unit_filename(name, 10, 0)) == (name, 10, 0)
+    with pytest.raises(ValueError, match="methods must be among"):
+        run_experiment("digits", out="unused", methods=["batch-balance-tau0.3"], quick=True, log=quiet)
+
+
+def test_candidates_limit_the_points_scored_each_iteration():
+    from balance_lite.loop import run_active_learning
+    from balance_lite.models import build_model
+
+    splits = data.load("digits", seed=0)
+    factory = partial(build_model, "digits", splits.input_shape, splits.num_classes)
+    config = get_preset("digits", quick=True).train_config()
+    seen = []
+
+    class Spy(get_strategy("random").__class__):
+        def predict(self, model, pool_x, holdout_x, *, generator):
+            seen.append(len(pool_x))
+            return super().predict(model, pool_x, holdout_x, generator=generator)
+
+    result = run_active_learning(splits, factory, Spy(), batch_size=5, budget=30, train_config=config,
+                                 eval_samples=2, candidates=50)
+    assert seen == [50, 50] and len(set(result.labeled)) == 30
+    with pytest.raises(ValueError, match="candidates must be"):
+        run_active_learning(splits, factory, "random", batch_size=5, budget=30, candidates=0)
+
+
 def test_every_preset_dataset_is_a_data_name_with_a_network():
-    from balance_lite.models import ARCHITECTURES
+    from balance_lite.models import NETWORKS
 
     for preset in PRESETS.values():
-        assert preset.dataset in data.available() and preset.dataset in ARCHITECTURES
+        assert preset.dataset in data.available() and data.dataset_spec(preset.dataset).network in NETWORKS
 
 
 def test_shrink_keeps_the_initial_examples():

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor
 
@@ -57,8 +58,19 @@ class PoolSize:
             raise ValueError(f"num_points must be a non-negative integer, got {n}")
 
 
+class _OnThePool:
+    """What both log-probability containers share: the field ``_pool_field`` is ``[N, *, C]`` on the pool."""
+
+    _pool_field: ClassVar[str]
+
+    @property
+    def num_points(self) -> int:
+        """N."""
+        return int(getattr(self, self._pool_field).shape[0])
+
+
 @dataclass(frozen=True)
-class SamplePredictions:
+class SamplePredictions(_OnThePool):
     """``[N, S, C]`` pool log-probabilities under S consistent MC-dropout masks.
 
     Attributes:
@@ -66,14 +78,10 @@ class SamplePredictions:
     """
 
     log_probs: Tensor
+    _pool_field: ClassVar[str] = "log_probs"
 
     def __post_init__(self):
         _check_tensor(self.log_probs, "log_probs", "[N, S, C]", 3)
-
-    @property
-    def num_points(self) -> int:
-        """N."""
-        return int(self.log_probs.shape[0])
 
     @property
     def num_samples(self) -> int:
@@ -82,7 +90,7 @@ class SamplePredictions:
 
 
 @dataclass(frozen=True)
-class PairPredictions:
+class PairPredictions(_OnThePool):
     """What the BALanCe methods sample: K hypothesis pairs ``(w_k, w'_k)`` from two mask sets.
 
     Attributes:
@@ -96,17 +104,13 @@ class PairPredictions:
     log_probs_b: Tensor
     preds_a: Tensor
     preds_b: Tensor
+    _pool_field: ClassVar[str] = "log_probs_a"
 
     def __post_init__(self):
         _check_tensor(self.log_probs_a, "log_probs_a", "[N, K, C]", 3)
         _check_tensor(self.log_probs_b, "log_probs_b", "[N, K, C]", 3)
         _check_tensor(self.preds_a, "preds_a", "[K, U]", 2)
         _check_tensor(self.preds_b, "preds_b", "[K, U]", 2)
-
-    @property
-    def num_points(self) -> int:
-        """N."""
-        return int(self.log_probs_a.shape[0])
 
     @property
     def num_pairs(self) -> int:

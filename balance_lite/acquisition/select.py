@@ -35,16 +35,6 @@ from .partition import partition_classes, partition_scores
 from .predictions import PairPredictions, PoolSize, SamplePredictions
 from .selection import Selection, no_edge_fallback, random_selection, top_b
 
-__all__ = [
-    "select_balance",
-    "select_batch_balance",
-    "select_batchbald",
-    "select_partition",
-    "select_random",
-    "select_top_scores",
-]
-
-
 def _expect(predictions, kind: type, method: str) -> None:
     if not isinstance(predictions, kind):
         raise TypeError(f"predictions for {method} must be a {kind.__name__}, got {type(predictions).__name__}")

@@ -10,7 +10,9 @@ Chapter: *The data sets and their splits*.
 
 from __future__ import annotations
 
-from .registry import DatasetNotAvailableError, available, data_root, load
+from .download import DatasetNotAvailableError
+from .registry import DATASETS, DatasetSpec, available, data_root, dataset_spec, load
 from .splits import ArrayDataset, Splits
 
-__all__ = ["ArrayDataset", "DatasetNotAvailableError", "Splits", "available", "data_root", "load"]
+__all__ = ["ArrayDataset", "DATASETS", "DatasetNotAvailableError", "DatasetSpec", "Splits", "available", "data_root",
+           "dataset_spec", "load"]

@@ -24,8 +24,25 @@ EMNIST_CLASSES = {"balanced": 47, "bymerge": 47, "byclass": 62}
 #: Repeated-MNIST: copies of the pool and the std of the Gaussian noise added after normalising.
 REPEATS, REPEAT_NOISE_STD = 3, 0.1
 
-#: Imbalanced MNIST: the fraction of each class's pool examples that is kept (classes 0-4 rare).
-IMBALANCED_KEEP = {c: (0.1 if c < 5 else 1.0) for c in range(10)}
+#: Validation and D̄pool sizes taken from the official training set (Sec. 4.1: "Dval with 10,000
+#: samples, D̄pool with 10,000 samples" for MNIST and Fashion-MNIST, 18,800 each for EMNIST).
+SPLIT_SIZES = {"mnist": 10_000, "fashion-mnist": 10_000, "emnist": 18_800}
+
+#: Initial labels per class, chosen at random from the pool (Sec. 4.1: "20 samples with 2 samples in
+#: each class"; EMNIST: "we do not use an initial dataset").
+INITIAL_PER_CLASS = {"mnist": 2, "fashion-mnist": 2, "emnist": 0}
+
+#: Imbalanced MNIST (Sec. 4.2, Fig. 3a: "created by removing a random portion of images for each
+#: class"): each class keeps a fraction 10**u of its pool examples, u ~ Uniform(-2, 0) drawn per
+#: class from the split's seed (between 1% and all of them). The paper does not give its portions;
+#: this rule is ours. Validation, D̄pool and test sets stay as for MNIST.
+IMBALANCED_LOG10_KEEP = (-2.0, 0.0)
+
+
+def imbalanced_keep_fractions(seed: int) -> np.ndarray:
+    """The fraction of each MNIST class's pool examples kept in imbalanced MNIST, ``[10]``."""
+    low, high = IMBALANCED_LOG10_KEEP
+    return 10.0 ** np.random.default_rng([seed, 3]).uniform(low, high, size=10)
 
 
 def _torchvision_class(cls_name: str):
@@ -81,33 +98,11 @@ def _normalise(x_uint8: torch.Tensor, stats: tuple[float, float]) -> torch.Tenso
     return ((x_uint8.float() / 255.0 - mean) / std).unsqueeze(1)
 
 
-def _split_train(y: np.ndarray, sizes: dict[str, int], rng: np.random.Generator, balanced: bool):
-    """Positions of val, D̄pool and pool in the training set; class-balanced holds if ``balanced``."""
-    if not balanced:
-        order = rng.permutation(len(y))
-        val, holdout, pool = np.split(order, np.cumsum([sizes["val"], sizes["holdout"]]))
-        return val, holdout, pool
-    classes = np.unique(y)
-    taken = np.zeros(len(y), dtype=bool)
-    out = []
-    for part in ("val", "holdout"):
-        per_class = sizes[part] // len(classes)
-        chosen = []
-        for c in classes:
-            where = np.flatnonzero((y == c) & ~taken)
-            if len(where) < per_class:
-                raise ValueError(f"class {c} has {len(where)} examples left, fewer than {per_class} for {part}")
-            chosen.append(rng.choice(where, per_class, replace=False))
-        chosen = np.concatenate(chosen)
-        taken[chosen] = True
-        rest = sizes[part] - len(chosen)  # when C does not divide the size, fill at random
-        if rest:
-            extra = rng.choice(np.flatnonzero(~taken), rest, replace=False)
-            taken[extra] = True
-            chosen = np.concatenate([chosen, extra])
-        out.append(np.sort(chosen))
-    pool = rng.permutation(np.flatnonzero(~taken))
-    return out[0], out[1], pool
+def _split_train(n: int, sizes: dict[str, int], rng: np.random.Generator):
+    """Positions of val, D̄pool and pool in a training set of ``n`` examples: a random split."""
+    order = rng.permutation(n)
+    val, holdout, pool = np.split(order, np.cumsum([sizes["val"], sizes["holdout"]]))
+    return val, holdout, pool
 
 
 def image_splits(name: str, root: Path, seed: int, *, download: bool = True) -> Splits:
@@ -118,29 +113,35 @@ def image_splits(name: str, root: Path, seed: int, *, download: bool = True) -> 
         (x_tr, y_tr), (x_te, y_te) = read_torchvision("EMNIST", root, name, split=split, download=download)
         # EMNIST's IDX images are stored transposed; flip them upright.
         x_tr, x_te = x_tr.transpose(-1, -2), x_te.transpose(-1, -2)
-        sizes, balanced, per_class = {"val": 18_800, "holdout": 18_800}, True, 0
+        # Sec. 4.1: "We randomly split the training set" (the released code draws a class-balanced
+        # validation set for EMNIST-Balanced and 180,000 for ByMerge/ByClass; we follow the text).
+        size = SPLIT_SIZES["emnist"]
+        sizes, per_class = {"val": size, "holdout": size}, INITIAL_PER_CLASS["emnist"]
         num_classes = EMNIST_CLASSES[split]
         source = f"EMNIST {split} (Cohen et al. 2017), torchvision's reader"
     else:
         cls_name = "FashionMNIST" if name == "fashion-mnist" else "MNIST"
         (x_tr, y_tr), (x_te, y_te) = read_torchvision(cls_name, root, name, download=download)
-        sizes, balanced, per_class = {"val": 10_000, "holdout": 10_000}, False, 2
+        family = "fashion-mnist" if cls_name == "FashionMNIST" else "mnist"
+        sizes, per_class = {"val": SPLIT_SIZES[family], "holdout": SPLIT_SIZES[family]}, INITIAL_PER_CLASS[family]
         num_classes = 10
         source = f"{'Fashion-MNIST (Xiao et al. 2017)' if cls_name == 'FashionMNIST' else 'MNIST (LeCun et al. 1998)'}"
     stats = pixel_stats(x_tr)
     # Files smaller than the real ones (the tests' format samples) get a fifth of their rows per split.
     sizes = {part: min(size, len(y_tr) // 5) for part, size in sizes.items()}
     y_np = y_tr.numpy()
-    val, holdout, pool = _split_train(y_np, sizes, rng, balanced)
+    val, holdout, pool = _split_train(len(y_np), sizes, rng)
     x = _normalise(x_tr, stats)
     note = ""
     if name == "imbalanced-mnist":
+        fractions = imbalanced_keep_fractions(seed)
         keep = np.concatenate([
-            rng.choice(where, int(round(IMBALANCED_KEEP[c] * len(where))), replace=False)
+            rng.choice(where, max(per_class, int(round(fractions[c] * len(where)))), replace=False)
             for c in range(10) for where in [pool[y_np[pool] == c]]
         ])
         pool = np.sort(keep)
-        note = "; pool imbalanced: 10% of the pool examples of classes 0-4 kept, all of classes 5-9"
+        kept = ", ".join(f"{c}: {f:.0%}" for c, f in enumerate(fractions))
+        note = f"; pool imbalanced (a random portion of each class removed), fraction kept per class {kept}"
     pool_x, pool_y = x[pool], y_tr[pool]
     initial = balanced_initial(pool_y.numpy(), per_class, rng) if per_class else []
     if name == "repeated-mnist":
@@ -158,8 +159,8 @@ def image_splits(name: str, root: Path, seed: int, *, download: bool = True) -> 
         initial=initial,
         num_classes=num_classes,
         description=(
-            f"{source}; from the official training set, seed {seed}: validation {len(val)}"
-            f"{' (class-balanced)' if balanced else ''}, D̄pool {len(holdout)}, pool {len(pool_y)}; "
+            f"{source}; from the official training set, seed {seed}: validation {len(val)}, "
+            f"D̄pool {len(holdout)}, pool {len(pool_y)}; "
             f"official test set {len(y_te)}; {len(initial)} initial labels{note}."
         ),
     )

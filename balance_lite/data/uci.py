@@ -6,9 +6,10 @@ Each loader looks for the official archive (or its unpacked files) under ``<root
 downloads the archive when it is missing and the machine is online, and parses the original
 format: whitespace-separated text (HAR), the ``label;concentration index:value ...`` lines of
 ``batch1.dat`` ... ``batch10.dat`` (Drift), ARFF (Dry Bean). Features are z-scored with the mean
-and std of the non-test part. Splits (App. B.1): 2,000 validation, 2,000 test where the set has no
-official test split, and a held-out D̄pool (1,000 for HAR, 2,000 otherwise); the rest is the pool.
-Files smaller than the real ones (the tests' format samples) get a fifth of their rows per split.
+and std of the non-test part. Splits (App. B.1, Table 1): 2,000 validation, 2,000 test where the set
+has no official test split (HAR keeps its official 2,947-reading test split), the rest is the pool;
+"The AL pool is also used as D̄pool", so ``holdout`` is the pool itself. Files smaller than the real
+ones (the tests' format samples) get a fifth of their rows per split.
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from .download import fetch_url, missing_error, offline
 from .splits import ArrayDataset, Splits, balanced_initial
+
+
+#: Validation size, and test size where the set has no official test split (App. B.1, Table 1: "2K").
+VAL_SIZE = TEST_SIZE = 2000
+#: Initial labels per class (the released code's 2 per class; App. B.1 does not say).
+INITIAL_PER_CLASS = 2
 
 
 @dataclass(frozen=True)
@@ -136,32 +142,33 @@ def parse_arff(text: bytes) -> tuple[list[str], np.ndarray, list[str], np.ndarra
     return names[:-1], features, class_names, labels
 
 
-def _tabular_splits(name, source, x, y, x_test, y_test, seed, holdout_size, note):
+def _tabular_splits(name, source, x, y, x_test, y_test, seed, note):
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
     n_total = len(y) + (0 if x_test is None else len(y_test))
-    size = min(2000, n_total // 5)  # a fifth of the data for files smaller than the real ones
-    holdout_size = min(holdout_size, n_total // 5)
+    # a fifth of the data for files smaller than the real ones
+    test_size, val_size = min(TEST_SIZE, n_total // 5), min(VAL_SIZE, n_total // 5)
     if x_test is None:
-        test, order = order[:size], order[size:]
+        test, order = order[:test_size], order[test_size:]
         x_test, y_test = x[test], y[test]
-    val, holdout, pool = np.split(order, [size, size + holdout_size])
-    train_part = np.concatenate([val, holdout, pool])
+    val, pool = order[:val_size], order[val_size:]
+    train_part = np.concatenate([val, pool])
     mean, std = x[train_part].mean(0), x[train_part].std(0)
     std[std == 0] = 1.0
     z = lambda a: torch.from_numpy(((a - mean) / std).astype(np.float32))  # noqa: E731
     part = lambda idx: ArrayDataset(z(x[idx]), torch.from_numpy(y[idx]))  # noqa: E731
     num_classes = int(max(y.max(), y_test.max())) + 1
+    pool_part = part(pool)
     return Splits(
         name=name,
-        pool=part(pool),
-        holdout=part(holdout),
+        pool=pool_part,
+        holdout=pool_part,  # App. B.1: "The AL pool is also used as D̄pool"
         val=part(val),
         test=ArrayDataset(z(x_test), torch.from_numpy(y_test)),
-        initial=balanced_initial(y[pool], 2, rng),
+        initial=balanced_initial(y[pool], INITIAL_PER_CLASS, rng),
         num_classes=num_classes,
         description=(f"{source.citation}, parsed from {source.archive}{note}; seed {seed}: validation {len(val)}, "
-                     f"D̄pool {len(holdout)}, pool {len(pool)}, test {len(y_test)}; features z-scored on the "
+                     f"pool {len(pool)} (also D̄pool, App. B.1), test {len(y_test)}; features z-scored on the "
                      "non-test part; 2 initial labels per class."),
     )
 
@@ -171,7 +178,7 @@ def load_har(root: Path, seed: int, *, download: bool = True) -> Splits:
     files = _open_members(HAR, root, "har", download)
     x, y, x_te, y_te = (parse_whitespace_table(files[m]) for m in HAR.members)
     to_labels = lambda a: a[:, 0].astype(np.int64) - 1  # noqa: E731
-    return _tabular_splits("har", HAR, x, to_labels(y), x_te, to_labels(y_te), seed, 1000,
+    return _tabular_splits("har", HAR, x, to_labels(y), x_te, to_labels(y_te), seed,
                            " (official test split)")
 
 
@@ -181,14 +188,12 @@ def load_drift(root: Path, seed: int, *, download: bool = True) -> Splits:
     parts = [parse_drift_batch(files[m]) for m in DRIFT.members]
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
-    return _tabular_splits("drift", DRIFT, x, y, None, None, seed, 2000, " (batches 1-10 pooled)")
+    return _tabular_splits("drift", DRIFT, x, y, None, None, seed, " (batches 1-10 pooled)")
 
 
 def load_dry_bean(root: Path, seed: int, *, download: bool = True) -> Splits:
     """UCI Dry Bean: 13,611 beans, 16 shape features, 7 varieties."""
     files = _open_members(DRY_BEAN, root, "dry-bean", download)
     _, x, _, y = parse_arff(files[DRY_BEAN.members[0]])
-    return _tabular_splits("dry-bean", DRY_BEAN, x, y, None, None, seed, 2000, "")
+    return _tabular_splits("dry-bean", DRY_BEAN, x, y, None, None, seed, "")
 
-
-UCI_LOADERS: dict[str, Callable[..., Splits]] = {"har": load_har, "drift": load_drift, "dry-bean": load_dry_bean}

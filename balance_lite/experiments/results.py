@@ -33,14 +33,14 @@ __all__ = [
     "unit_filename",
 ]
 
-_UNIT = re.compile(r"^(?P<method>[a-z0-9][a-z0-9-]*)_B(?P<batch_size>\d+)_trial(?P<trial>\d+)\.jsonl$")
+_UNIT = re.compile(r"^(?P<method>[a-z0-9][a-z0-9.-]*)_B(?P<batch_size>\d+)_trial(?P<trial>\d+)\.jsonl$")
 
 
 def unit_filename(method: str, batch_size: int, trial: int) -> str:
     """``"{method}_B{batch_size}_trial{trial}.jsonl"``."""
     name = f"{method}_B{batch_size}_trial{trial}.jsonl"
     if not _UNIT.match(name):
-        raise ValueError(f"method must be lower-case letters, digits and dashes, got {method!r}")
+        raise ValueError(f"method must be lower-case letters, digits, dots and dashes, got {method!r}")
     return name
 
 

@@ -62,7 +62,7 @@ def run_unit(spec: dict) -> dict:
 
     if spec.get("num_threads"):
         torch.set_num_threads(int(spec["num_threads"]))
-    preset: Preset = get_preset(spec["preset"], quick=spec["quick"])
+    preset: Preset = get_preset(spec["preset"], quick=spec["quick"], protocol=spec.get("protocol", "paper"))
     unit = Unit(spec["method"], spec["batch_size"], spec["trial"])
     path = Path(spec["out"]) / unit.filename
     records = read_records(path)  # drops (and removes) a half-written last line
@@ -83,7 +83,7 @@ def run_unit(spec: dict) -> dict:
         splits, factory, preset.strategy(unit.method), batch_size=unit.batch_size,
         budget=preset.unit_budget(unit.batch_size, len(splits.initial)), train_config=preset.train_config(),
         eval_samples=preset.eval_samples, seed=seed, device=spec.get("device"), progress=spec.get("progress", False),
-        resume=records, on_iteration=save,
+        resume=records, on_iteration=save, candidates=preset.candidates,
     )
     return {"unit": unit.filename, "status": "ran", "iterations": len(result.records), "new": len(new)}
 
@@ -125,8 +125,10 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
     run = {"started": now, "device": str(device or "cpu"), "executor": executor, "command": sys.argv,
            "git_commit": _git_commit(), "versions": _versions(), "host": platform.node()}
     if old is not None:
-        params = {k: v for k, v in preset.to_dict().items() if k != "notes"}
-        old_params = {k: v for k, v in old.get("preset", {}).items() if k != "notes"}
+        # Notes are prose, and variants, like methods, may grow: neither changes finished results.
+        ignored = ("notes", "cpu_notes", "variants")
+        params = {k: v for k, v in preset.to_dict().items() if k not in ignored}
+        old_params = {k: v for k, v in old.get("preset", {}).items() if k not in ignored}
         for key, was, new in (("preset", old_params, params), ("seed", old.get("seed"), seed)):
             if was != new:
                 raise ValueError(
@@ -162,9 +164,10 @@ def run_experiment(
     *,
     out: str | os.PathLike | None = None,
     methods=None,
-    trials: int = 1,
+    trials: int | None = None,
     seed: int = 0,
     quick: bool = False,
+    protocol: str = "paper",
     batch_sizes=None,
     device: str | None = None,
     jobs: int = 1,
@@ -179,11 +182,15 @@ def run_experiment(
 
     Args:
         preset: a preset name (see :func:`balance_lite.experiments.presets.available`).
-        out: the results folder (default ``results/PRESET`` or ``results/PRESET-quick``).
+        out: the results folder (default ``results/PRESET``, ``results/PRESET-cpu`` or
+            ``results/PRESET-quick``).
         methods: strategy names (default ``batch-balance, batchbald, random``).
-        trials: trials per (method, B); trial t uses seed ``seed + t``.
+        trials: trials per (method, B); trial t uses seed ``seed + t`` (default: the preset's, 6 for
+            the paper protocol).
         seed: the base seed.
         quick: use the preset's quick variant.
+        protocol: ``"paper"`` or ``"cpu"`` (see :data:`~balance_lite.experiments.presets.PROTOCOLS`);
+            recorded in the manifest with the preset's settings.
         batch_sizes: a subset of the preset's batch sizes (default: all of them).
         device: where networks run, e.g. ``"cuda"`` (default CPU).
         jobs: with ``executor="local"``, units run in this many processes at once.
@@ -202,13 +209,12 @@ def run_experiment(
         ValueError: unknown preset, method, executor, a batch size the preset does not have, bad
             ``trials`` / ``jobs``, or an ``out`` folder made with other settings.
     """
-    from ..strategies import available as strategy_names
-
-    spec_preset = get_preset(preset, quick=quick)
+    spec_preset = get_preset(preset, quick=quick, protocol=protocol)
+    trials = spec_preset.trials if trials is None else trials
     methods = list(methods or DEFAULT_METHODS)
-    unknown = [m for m in methods if m not in strategy_names()]
+    unknown = [m for m in methods if m not in spec_preset.methods()]
     if unknown:
-        raise ValueError(f"methods must be among {strategy_names()}, got {unknown}")
+        raise ValueError(f"methods must be among {spec_preset.methods()}, got {unknown}")
     batch_sizes = list(batch_sizes or spec_preset.batch_sizes)
     bad = [b for b in batch_sizes if b not in spec_preset.batch_sizes]
     if bad:
@@ -217,16 +223,17 @@ def run_experiment(
     check_positive_int(jobs, "jobs")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
-    out = Path(out or Path("results") / (preset + ("-quick" if quick else "")))
+    suffix = "-quick" if quick else ("" if protocol == "paper" else f"-{protocol}")
+    out = Path(out or Path("results") / (preset + suffix))
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out, spec_preset, methods=methods, batch_sizes=batch_sizes, trials=trials, seed=seed,
                    device=device, executor=executor)
     units = plan_units(methods, batch_sizes, trials)
-    base = {"preset": preset, "quick": quick, "seed": seed, "out": str(out.resolve()), "device": device,
+    base = {"preset": preset, "quick": quick, "protocol": protocol, "seed": seed, "out": str(out.resolve()), "device": device,
             "data_root": str(data_root) if data_root else None}
     specs = [{**base, "method": u.method, "batch_size": u.batch_size, "trial": u.trial} for u in units]
     todo = [s for s, u in zip(specs, units) if not is_finished(read_records(out / u.filename, repair=False))]
-    log(f"{preset}{' (quick)' if quick else ''}: {len(units)} units, {len(units) - len(todo)} already finished, "
+    log(f"{preset}{' (quick)' if quick else f' ({protocol} protocol)'}: {len(units)} units, {len(units) - len(todo)} already finished, "
         f"{len(todo)} to run -> {out}")
     statuses = [{"unit": u.filename, "status": "done"} for s, u in zip(specs, units) if s not in todo]
     if not todo:
