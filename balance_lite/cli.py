@@ -20,6 +20,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .experiments.claims import format_claims
+from .experiments.presets import PRESETS, PROTOCOLS
+from .experiments.report import plot_results, write_table
+from .experiments.results import atomic_write_text
+from .experiments.runner import EXECUTORS, run_experiment
+from .metrics import METRICS
+
 
 def _csv(kind):
     def parse(text: str):
@@ -32,10 +39,6 @@ def _csv(kind):
 
 def build_parser():
     """The ``argparse.ArgumentParser`` of ``balance-lite``."""
-    from .experiments.presets import PROTOCOLS
-    from .experiments.runner import EXECUTORS
-    from .metrics import METRICS
-
     parser = argparse.ArgumentParser(prog="balance-lite", description="Deep Bayesian active learning experiments "
                                      "(BALanCe, Batch-BALanCe, BatchBALD, BALD, ...).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,15 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "presets":
-            from .experiments.presets import PRESETS
-
             for p in PRESETS.values():
                 print(f"{p.name:18s} dataset={p.dataset} B={list(p.batch_sizes)} budget={p.budget} "
                       f"S={p.num_samples} K={p.num_pairs} M={p.num_configurations} divisor={p.divisor} trials={p.trials}")
             return 0
         if args.command == "run":
-            from .experiments.runner import run_experiment
-
             slurm = {"timeout_min": args.slurm_time}
             if args.slurm_partition:
                 slurm["slurm_partition"] = args.slurm_partition
@@ -103,24 +102,18 @@ def main(argv: list[str] | None = None) -> int:
             if args.slurm_cpus is not None:
                 slurm["cpus_per_task"] = args.slurm_cpus
             run_experiment(args.preset, out=args.out, methods=args.methods, trials=args.trials, seed=args.seed,
-                           quick=args.quick, protocol=args.protocol, batch_sizes=args.batch_sizes, device=args.device, jobs=args.jobs,
+                           quick=args.quick, protocol=args.protocol, batch_sizes=args.batch_sizes, device=args.device,
+                           jobs=args.jobs,
                            executor=args.executor, data_root=args.data_root, progress=not args.no_progress,
                            slurm=slurm, wait=not args.no_wait)
             return 0
         if args.command == "plot":
-            from .experiments.report import plot_results
-
             print(plot_results(args.folder, metric=args.metric, output=args.output))
             return 0
         if args.command == "table":
-            from .experiments.report import write_table
-
             print(write_table(args.folder, at=args.at, output=args.output), end="")
             return 0
         if args.command == "claims":
-            from .experiments.claims import format_claims
-            from .experiments.results import atomic_write_text
-
             text = format_claims(args.folder)
             if args.output:
                 atomic_write_text(args.output, text)

@@ -1,15 +1,14 @@
-"""Tests for balance_lite.loop and balance_lite.strategies."""
+"""Tests for balance_lite.loop, with fake strategies and with every registered one (see test_strategies.py)."""
 
 import math
 from dataclasses import dataclass
-from functools import partial
 
 import pytest
 import torch
 
+from balance_lite.acquisition import NO_EDGE, SamplePredictions, Selection
 from balance_lite.loop import IterationRecord, iteration_seeds, run_active_learning
 from balance_lite.models import build_model
-from balance_lite.acquisition import NO_EDGE, SamplePredictions, Selection
 from balance_lite.strategies import RandomStrategy, ScoreStrategy, Strategy, available, get_strategy
 from balance_lite.train import TrainConfig
 

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy
+import sklearn
+import torch
+
+from .. import __version__, data
 from ..checks import check_positive_int
+from ..loop import run_active_learning
+from ..models import build_model
 from .presets import DEFAULT_METHODS, Preset, get_preset, shrink
 from .results import append_record, atomic_write_text, is_finished, read_manifest, read_records, unit_filename
 
@@ -54,12 +61,6 @@ def run_unit(spec: dict) -> dict:
     Returns:
         ``{"unit": filename, "status": "done" | "ran", "iterations": n, "new": k}``.
     """
-    import torch
-
-    from .. import data
-    from ..loop import run_active_learning
-    from ..models import build_model
-
     if spec.get("num_threads"):
         torch.set_num_threads(int(spec["num_threads"]))
     preset: Preset = get_preset(spec["preset"], quick=spec["quick"], protocol=spec.get("protocol", "paper"))
@@ -102,12 +103,6 @@ def _git_commit() -> str | None:
 
 
 def _versions() -> dict:
-    import numpy
-    import sklearn
-    import torch
-
-    from .. import __version__
-
     return {"balance_lite": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "scikit-learn": sklearn.__version__, "python": platform.python_version()}
 
