@@ -10,7 +10,7 @@ Every check returns the value it accepted (converted to a plain Python type) and
 
 with a message that names the argument, says what was expected and shows what came. No check
 clamps or repairs its input. The tensor checks of the acquisition functions build on these
-(:mod:`balance_lite.acquisition._checks`).
+(``balance_lite.acquisition._checks``).
 
 Example:
     >>> check_positive_int(3, "num_pairs")
