@@ -1,4 +1,4 @@
-r"""The BALanCe acquisition function of one pool point (Eq. 3 of the paper).
+r"""The BALanCe acquisition function of one pool point (Eq. 2 of the paper, estimated from K sampled pairs as in its Eq. 3).
 
 Chapter: *BALanCe*.
 """

@@ -183,7 +183,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "The digits pool repeated with noise (see balance_lite.data), the small analogue of Repeated-MNIST. "
             + _OURS, num_samples=20, num_pairs=20, num_configurations=2000, eval_samples=10),
     _preset("mnist", "mnist", (1, 3, 10), 260, _QUICK_IMAGES,
-            "Paper Sec. 4.2: B = 1, 3, 10; K = 100; 20 initial labels (2 per class) to 260. " + _OURS),
+            "Paper Sec. 4.3: B = 1, 3, 10; K = 100; 20 initial labels (2 per class) to 260. " + _OURS),
     _preset("repeated-mnist", "repeated-mnist", (10,), 260, _QUICK_IMAGES,
             "Repeated-MNIST (x3, Gaussian noise std 0.1 after normalising), K = 100 as for MNIST. " + _OURS),
     _preset("imbalanced-mnist", "imbalanced-mnist", (10,), 260, _QUICK_IMAGES,
