@@ -4,7 +4,7 @@ Taught in ``book/ec2.ipynb`` (EC², App. A.1 of the paper), ``book/eced.ipynb`` 
 the paper, Sec. 2.2) and ``book/information_vs_classes.ipynb`` (BALD against both).
 
 Conventions. ``probs`` is ``[n, N, C]``, the likelihood :math:`p(y \mid h, x)` of n hypotheses
-on N candidate points with C labels. ``weights`` is ``[n]``, the unnormalised posterior
+on N candidate points with C labels (symbols as on the book's Notation page). ``weights`` is ``[n]``, the unnormalised posterior
 :math:`w(h) = p(h, D) = p(h) \prod_{(x, y) \in D} p(y \mid h, x)`: the prior before any
 observation, updated by :func:`posterior_update`. In the noise-free case it is the prior times
 the indicator that h is consistent with D. ``classes`` is ``[n]`` long equivalence-class ids.
@@ -56,7 +56,7 @@ def _class_sums(masses: Tensor, classes: Tensor) -> Tensor:
 def _edge_weight_of(masses: Tensor, classes: Tensor) -> Tensor:
     r"""Sum over pairs in different classes of the product of masses, for every trailing index.
 
-    :math:`\sum_{\{h, h'\}: c(h) \ne c(h')} m(h) m(h') = \frac{1}{2}\big((\sum_k M_k)^2 - \sum_k M_k^2\big)`
+    :math:`\sum_{\{h, h'\}: r(h) \ne r(h')} m(h) m(h') = \frac{1}{2}\big((\sum_k M_k)^2 - \sum_k M_k^2\big)`
     with :math:`M_k` the mass of class k: O(n) instead of O(n^2).
     """
     M = _class_sums(masses, classes)
@@ -144,7 +144,7 @@ def posterior_update(weights: Tensor, probs: Tensor, point: int, label: int) -> 
 
 
 def edge_weight(weights: Tensor, classes: Tensor) -> Tensor:
-    r"""Total weight of the EC² edges: :math:`W(w) = \sum_{\{h, h'\}: c(h) \ne c(h')} w(h) w(h')`.
+    r"""Total weight of the EC² edges: :math:`W(w) = \sum_{\{h, h'\}: r(h) \ne r(h')} w(h) w(h')`.
 
     One edge per unordered pair of hypotheses in different equivalence classes (App. A.1).
 
@@ -271,7 +271,7 @@ def ec2_scores(probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
 def eced_edge_discount(probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
     r"""ECED's edge discount :math:`\delta(x, y \mid D)` for every point and label (Eq. 1).
 
-    :math:`\delta(x, y \mid D) = \sum_{\{h, h'\}: c(h) \ne c(h')} w(h) w(h') (1 - \lambda_{h,y} \lambda_{h',y})
+    :math:`\delta(x, y \mid D) = \sum_{\{h, h'\}: r(h) \ne r(h')} w(h) w(h') (1 - \lambda_{h,y} \lambda_{h',y})
     = W(w) - W(w \cdot \lambda_{\cdot, y})`, with :math:`\lambda` the :func:`likelihood_ratios`
     at x: the edge weight removed when every edge is multiplied by the likelihood ratios of its
     two ends. Noise-free, :math:`\lambda_{h,y} = \mathbb{1}[h(x) = y]` and this is the weight of
@@ -426,9 +426,11 @@ def bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
 
 
 def class_bald_scores(probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
-    r"""The mutual information :math:`I(y; c \mid x, D)` between the label and the equivalence class.
+    r"""The mutual information :math:`I(y; r(h) \mid x, D)` between the label and the equivalence class.
 
-    :math:`I(y; c) = H(y) + H(c) - H(y, c)` with :math:`p(y, c \mid x, D) = \sum_{h \in c} p(h \mid D)\, p(y \mid h, x)`, in nats.
+    :math:`I(y; r(h)) = H(y) + H(r(h)) - H(y, r(h))` with
+    :math:`p(y, r(h) = i \mid x, D) = \sum_{h: r(h) = i} p(h \mid D)\, p(y \mid h, x)`, in nats
+    (defined on the book's Notation page; a comparison of the book's, not in the paper).
 
     Args:
         probs: ``[n, N, C]`` likelihoods.
