@@ -39,7 +39,7 @@ def entropy_nats(log_probs: Tensor, dim: int = -1) -> Tensor:
 
 
 def mean_log_probs(log_probs: Tensor) -> Tensor:
-    r"""Log of the predictive distribution :math:`p(y|x) = \frac{1}{S}\sum_s p(y|x, w_s)`.
+    r"""Log of the predictive distribution :math:`p(y|x) = \frac{1}{S}\sum_s p(y|x, \omega_s)`.
 
     Args:
         log_probs: ``[N, S, C]`` log-probabilities.
@@ -53,7 +53,7 @@ def mean_log_probs(log_probs: Tensor) -> Tensor:
 def predictive_entropy_scores(log_probs: Tensor) -> Tensor:
     r"""Entropy of the predictive distribution, :math:`H[y \mid x] = -\sum_c \bar p_c \log \bar p_c`, in nats.
 
-    :math:`\bar p_c = \frac{1}{S}\sum_s p(c|x, w_s)` is the MC-dropout predictive distribution
+    :math:`\bar p_c = \frac{1}{S}\sum_s p(c|x, \omega_s)` is the MC-dropout predictive distribution
     ("Max Entropy" in Gal et al., 2017).
 
     Args:
