@@ -77,7 +77,7 @@ def predictive_entropy_scores(log_probs: Tensor) -> Tensor:
 def mean_std_scores(log_probs: Tensor) -> Tensor:
     r"""Mean standard deviation of the class probabilities over hypotheses ("Mean STD", Sec. 4.1 of the paper).
 
-    :math:`\sigma(x) = \frac{1}{C}\sum_c \sqrt{\mathbb{E}_s[p(c|x,\omega_s)^2] - \mathbb{E}_s[p(c|x,\omega_s)]^2}`
+    :math:`\mathrm{MeanSTD}(x) = \frac{1}{C}\sum_c \sqrt{\mathbb{E}_s[p(c|x,\omega_s)^2] - \mathbb{E}_s[p(c|x,\omega_s)]^2}`
     over the S sampled hypotheses :math:`\omega_s`, with population (1/S) moments: the standard
     deviation of the uniform mixture of the S hypotheses, bounded by 1/2. The authors' released code
     (``Misc/BALanCe_MNIST/torch_utils.py`` l.116 at commit 92757e9 of zhangrenyuuchicago/BALanCe,
