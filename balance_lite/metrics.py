@@ -3,7 +3,7 @@ r"""Test-set metrics of the MC-averaged predictive distribution (the paper's lea
 Chapter: *The active learning loop in 30 lines*.
 
 The predictive distribution averages S consistent MC-dropout samples,
-``p(y | x) = (1/S) sum_s p(y | x, w_s)`` (:func:`predictive_log_probs`, defined with the
+``p(y | x) = (1/S) sum_s p(y | x, ω_s)`` (:func:`predictive_log_probs`, defined with the
 acquisition scores and re-exported here); accuracy, macro-averaged one-vs-rest AUC, macro F1 and the
 negative log-likelihood are then computed with scikit-learn.
 

@@ -206,7 +206,7 @@ class _PairStrategy(Strategy):
 
 @dataclass(repr=False)
 class BalanceStrategy(_PairStrategy):
-    """BALanCe (Eq. 3, Alg. 1): the ``batch_size`` points with the highest BALanCe score.
+    """BALanCe (Eq. 2, estimated by Eq. 3; Alg. 1): the ``batch_size`` points with the highest BALanCe score.
 
     Meant for B = 1 (the paper's sequential setting); for B > 1 it is the naive top-B batch. With no
     edge left every score is 0 and the batch is random (``random_fallback``).

@@ -1,6 +1,6 @@
 r"""Acquisition functions: score and select pool points from MC-dropout predictions.
 
-Chapters: *BALD and BatchBALD*, *Hypotheses from MC dropout*, *BALanCe (Eq. 3, Alg. 1)* and
+Chapters: *BALD and BatchBALD*, *Hypotheses from MC dropout*, *BALanCe (Eq. 2-3, Alg. 1)* and
 *Batch-BALanCe (Eq. 4, Alg. 2)*.
 
 This package owns the whole contract from predictions to a batch: typed predictions in

@@ -7,7 +7,7 @@ The glossary of the whole library (and of the book's notation):
 =====  ========================  ==========================================================
  N     pool points               the unlabeled candidates
  S     ``num_samples``           MC-dropout samples (hypotheses) for BALD-like scores
- K     ``num_pairs``             hypothesis pairs :math:`(w_k, w'_k)` of the BALanCe family
+ K     ``num_pairs``             hypothesis pairs :math:`(\omega_k, \omega'_k)` of the BALanCe family
  M     ``num_configurations``    label configurations sampled by BatchBALD / Eq. 5
  B     ``batch_size``            points acquired per iteration
  C     classes
@@ -91,7 +91,7 @@ class SamplePredictions(_OnThePool):
 
 @dataclass(frozen=True)
 class PairPredictions(_OnThePool):
-    """What the BALanCe methods sample: K hypothesis pairs ``(w_k, w'_k)`` from two mask sets.
+    """What the BALanCe methods sample: K hypothesis pairs ``(ω_k, ω'_k)`` from two mask sets.
 
     Attributes:
         log_probs_a: ``[N, K, C]`` pool log-probabilities under the first mask set.

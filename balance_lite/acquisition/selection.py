@@ -1,6 +1,6 @@
 r"""What every acquisition returns, the random fallback, top-B selection and fair tie-breaking.
 
-Chapters: *BALD and BatchBALD* (top-B BALD) and *BALanCe (Eq. 3, Alg. 1)* (the random fallback).
+Chapters: *BALD and BatchBALD* (top-B BALD) and *BALanCe (Eq. 2-3, Alg. 1)* (the random fallback).
 
 :class:`Selection` is the one result type from predictions to a batch: the acquisition functions
 of :mod:`balance_lite.acquisition`, the strategies and the loop all pass it on unchanged.
