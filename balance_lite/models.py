@@ -586,7 +586,7 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, *, p: f
 
     Args:
         name: a dataset name such as ``"mnist"`` or ``"digits"`` (its network is declared in
-            :data:`balance_lite.data.DATASETS`).
+            :func:`balance_lite.data.dataset_spec`).
         input_shape: the shape of one input (``splits.input_shape``).
         num_classes: C (``splits.num_classes``).
         p: dropout probability (0.5 in the paper).

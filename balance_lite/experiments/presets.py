@@ -41,7 +41,7 @@ __all__ = ["PAPER_SETTINGS_FILE", "PRESETS", "PROTOCOLS", "Preset", "available",
 #: Methods run when the command line does not say (the issue's example).
 DEFAULT_METHODS = ("batch-balance", "batchbald", "random")
 
-#: The protocols of every preset: the paper's settings, or their stated reduction for a CPU.
+#: The protocols of every preset (the paper's settings, or their stated reduction for a CPU).
 PROTOCOLS = ("paper", "cpu")
 
 
@@ -296,7 +296,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
 ]}
 
 
-#: The paper's value of each preset setting, with its source: ``paper_settings.csv`` beside this module.
+#: The paper's value of each preset setting and its source, in ``paper_settings.csv`` beside this module.
 PAPER_SETTINGS_FILE = Path(__file__).with_name("paper_settings.csv")
 
 
