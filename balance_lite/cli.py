@@ -67,14 +67,21 @@ def _check_output(output, kind: str) -> None:
                              f"{', '.join('.' + f for f in formats)}, got {str(output)!r}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
     """The ``argparse.ArgumentParser`` of ``balance-lite``."""
     from .experiments.presets import PROTOCOLS
     from .experiments.runner import EXECUTORS
     from .metrics import METRICS
 
-    parser = argparse.ArgumentParser(prog="balance-lite", description="Deep Bayesian active learning experiments "
-                                     "(BALanCe, Batch-BALanCe, BatchBALD, BALD, ...).")
+    parser = _Parser(prog="balance-lite", description="Deep Bayesian active learning experiments "
+                     "(BALanCe, Batch-BALanCe, BatchBALD, BALD, ...).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("presets", help="list the presets and their settings")

@@ -276,13 +276,15 @@ def load_results(folder: str | os.PathLike) -> dict[tuple[str, int], dict[int, l
         if not records:
             continue
         if manifest is not None:
-            if (method not in manifest["methods"] or batch_size not in manifest["batch_sizes"]
-                    or trial >= manifest["trials"]):
+            planned = (method in manifest.get("methods", [method]) and batch_size in manifest.get("batch_sizes", [batch_size])
+                       and trial < manifest.get("trials", trial + 1))
+            if not planned:
                 raise ResultsError(
-                    f"{path}: the manifest's runs did not make this unit (they ran methods {manifest['methods']}, "
-                    f"batch sizes {manifest['batch_sizes']}, {manifest['trials']} trials); results of another "
+                    f"{path}: the manifest's runs did not make this unit (they ran methods {manifest.get('methods')}, "
+                    f"batch sizes {manifest.get('batch_sizes')}, {manifest.get('trials')} trials); results of another "
                     "run were copied here? Move the file out or use another folder")
-            check_provenance(records, path, seed=manifest["seed"] + trial, fingerprint=expected)
+            seed = manifest["seed"] + trial if "seed" in manifest else None
+            check_provenance(records, path, seed=seed, fingerprint=expected)
         for k, r in enumerate(records):
             if "fingerprint" in r:
                 first = seen.setdefault(r["fingerprint"], f"{path.name} line {k + 1}")
@@ -293,19 +295,20 @@ def load_results(folder: str | os.PathLike) -> dict[tuple[str, int], dict[int, l
     return dict(sorted(out.items()))
 
 
-def check_provenance(records: list[dict], path, *, seed: int, fingerprint: str) -> None:
+def check_provenance(records: list[dict], path, *, seed: int | None, fingerprint: str | None) -> None:
     """Raise if a record carries a ``seed`` or ``fingerprint`` other than the given ones.
 
-    Records without those fields (written before they existed) pass.
+    Records without those fields (written before they existed) pass, and so does anything for a
+    ``None`` expectation.
 
     Raises:
         ResultsError: naming the file, the line, and both values.
     """
     for k, r in enumerate(records):
-        if "seed" in r and r["seed"] != seed:
+        if seed is not None and "seed" in r and r["seed"] != seed:
             raise ResultsError(f"{path}: line {k + 1} was made with seed {r['seed']}, expected {seed} "
                                "(the manifest's seed plus the trial); results of another seed are here")
-        if "fingerprint" in r and r["fingerprint"] != fingerprint:
+        if fingerprint is not None and "fingerprint" in r and r["fingerprint"] != fingerprint:
             raise ResultsError(f"{path}: line {k + 1} was made with preset settings {r['fingerprint']}, "
                                f"expected {fingerprint} (the manifest's preset); results of another preset are here")
 
@@ -314,8 +317,9 @@ def read_manifest(folder: str | os.PathLike) -> dict | None:
     """The folder's ``manifest.json``, or None when there is none.
 
     Raises:
-        ResultsError: the file is not a JSON object with a ``preset`` object, an integer ``seed``,
-            and lists ``methods`` and ``batch_sizes`` and an integer ``trials``.
+        ResultsError: the file is not a JSON object with a ``preset`` object, or its ``seed``,
+            ``methods``, ``batch_sizes`` or ``trials`` (where present) are not an integer, lists and
+            an integer.
     """
     path = Path(folder) / "manifest.json"
     if not path.exists():
@@ -329,7 +333,10 @@ def read_manifest(folder: str | os.PathLike) -> dict | None:
                            "restore it or use another folder")
     types = {"preset": dict, "seed": int, "methods": list, "batch_sizes": list, "trials": int}
     for key, kind in types.items():
-        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+        if key == "preset" or key in manifest:
+            value = manifest.get(key)
+            if isinstance(value, kind) and not isinstance(value, bool):
+                continue
             raise ResultsError(f"{path}: {key!r} must be a JSON {kind.__name__.replace('dict', 'object')}, "
                                f"got {manifest.get(key, 'nothing')!r}; restore it or use another folder")
     return manifest
