@@ -83,7 +83,9 @@ class _Members(dict):
 def _open_members(source: UciSource, root: Path, name: str, download: bool) -> _Members:
     """The bytes of ``source.members``, from unpacked files, the archive, or a fresh download.
 
-    Known digests (:data:`balance_lite.data.verify.SHA256`) are checked unless verification is off.
+    A known digest of the archive (:data:`balance_lite.data.verify.SHA256`) is checked here; the
+    members' digests by :func:`_check_members` once they have been parsed (so that a damaged file
+    gets the more telling error of the parser first).
     """
     folder = root / "uci" / source.folder
     unpacked = [folder / m for m in source.members]
@@ -91,7 +93,6 @@ def _open_members(source: UciSource, root: Path, name: str, download: bool) -> _
     if all(p.is_file() for p in unpacked):
         for m, p in zip(source.members, unpacked):
             out[m] = p.read_bytes()
-            check_member_digest(out[m], str(p), f"uci/{source.folder}/{m}", source.citation)
         out.where = {m: str(p) for m, p in zip(source.members, unpacked)}
         return out
     archive = folder / source.archive
@@ -120,9 +121,13 @@ def _open_members(source: UciSource, root: Path, name: str, download: bool) -> _
         raise DataFileError(f"{archive}: not the official archive ({type(err).__name__}: {err}); expected a zip "
                             f"holding {', '.join(source.members)}") from None
     out.where = {m: prefix + m for m in source.members}
-    for m in source.members:
-        check_member_digest(out[m], out.where[m], f"uci/{source.folder}/{m}", source.citation)
     return out
+
+
+def _check_members(source: UciSource, files: _Members) -> None:
+    """The official digests of the members that have one (unless verification is off)."""
+    for m in source.members:
+        check_member_digest(files[m], files.where[m], f"uci/{source.folder}/{m}", source.citation)
 
 
 def _text(data: bytes, where: str) -> str:
@@ -260,6 +265,7 @@ def load_har(root: Path, seed: int, *, download: bool = True) -> Splits:
     to_labels = lambda a: a[:, 0].astype(np.int64) - 1  # noqa: E731
     for part, xs, ys, m in (("train", x, y, HAR.members[1]), ("test", x_te, y_te, HAR.members[3])):
         check_table(files.where[m], xs, to_labels(ys), f"har-{part}")
+    _check_members(HAR, files)
     return _tabular_splits("har", HAR, x, to_labels(y), x_te, to_labels(y_te), seed,
                            " (official test split)")
 
@@ -271,6 +277,7 @@ def load_drift(root: Path, seed: int, *, download: bool = True) -> Splits:
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     check_table(files.where[DRIFT.members[0]].rsplit("batch", 1)[0] + "batch1..10.dat", x, y, "drift")
+    _check_members(DRIFT, files)
     return _tabular_splits("drift", DRIFT, x, y, None, None, seed, " (batches 1-10 pooled)")
 
 
@@ -280,6 +287,7 @@ def load_dry_bean(root: Path, seed: int, *, download: bool = True) -> Splits:
     member = DRY_BEAN.members[0]
     _, x, classes, y = parse_arff(files[member], files.where[member])
     check_table(files.where[member], x, y, "dry-bean", class_names=classes)
+    _check_members(DRY_BEAN, files)
     return _tabular_splits("dry-bean", DRY_BEAN, x, y, None, None, seed, "")
 
 
