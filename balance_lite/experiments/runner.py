@@ -154,6 +154,7 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
         trials = max(trials, old["trials"])
     manifest = {
         "preset": preset.to_dict(),
+        "fingerprint": preset_fingerprint(preset.to_dict()),
         "seed": seed,
         "methods": list(methods),
         "batch_sizes": list(batch_sizes),
