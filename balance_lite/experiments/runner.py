@@ -302,9 +302,17 @@ def run_experiment(
     Returns:
         One status dict per unit (see :func:`run_unit`), or the submitit jobs when not waiting.
 
+    The results folder is locked (:func:`~balance_lite.experiments.results.lock_folder`) from the
+    checks of the manifest until the last unit ends; with ``executor="slurm"`` and ``wait=False``
+    the lock ends once the jobs are submitted, so do not start another run into the folder while
+    they run. Every argument is checked before anything is written.
+
     Raises:
-        ValueError: unknown preset, method, executor, a batch size the preset does not have, bad
-            ``trials`` / ``jobs``, or an ``out`` folder made with other settings.
+        ValueError: unknown preset, method, executor (or SLURM / submitit missing), device (or one
+            this machine lacks), a batch size the preset does not have, bad ``trials`` / ``jobs`` /
+            ``seed``, a ``data_root`` that is not a folder, an ``out`` that is a file or not writable,
+            or an ``out`` folder made with other settings.
+        FolderLockedError: another run holds ``out``.
     """
     from ..strategies import available as strategy_names
 
