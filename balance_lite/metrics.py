@@ -3,7 +3,7 @@ r"""Test-set metrics of the MC-averaged predictive distribution (the paper's lea
 Chapter: *The active learning loop in 30 lines*.
 
 The predictive distribution averages S consistent MC-dropout samples,
-``p(y | x) = (1/S) sum_s p(y | x, w_s)``; accuracy, macro-averaged one-vs-rest AUC, macro F1 and the
+``p(y | x) = (1/S) sum_s p(y | x, ω_s)``; accuracy, macro-averaged one-vs-rest AUC, macro F1 and the
 negative log-likelihood are then computed with scikit-learn.
 
 Example:
@@ -29,7 +29,7 @@ METRICS = ("accuracy", "macro_auc", "macro_f1", "nll")
 
 
 def predictive_log_probs(log_probs: Tensor) -> Tensor:
-    """Log of the MC-averaged predictive ``log (1/S) sum_s p(y | x, w_s)``.
+    """Log of the MC-averaged predictive ``log (1/S) sum_s p(y | x, ω_s)``.
 
     Args:
         log_probs: ``[N, S, C]`` log-probabilities.

@@ -11,7 +11,7 @@ dropout"). Every network here therefore has two stochastic modes:
 - sampling (:meth:`MCDropoutNet.sample_log_probs`): a :class:`MaskSet` holds one mask per sample
   index and per dropout layer, drawn once by :meth:`MCDropoutNet.draw_masks`, and sample ``s`` uses
   mask ``s`` for every input. Drawing a second :class:`MaskSet` gives an independent set of
-  hypotheses, e.g. the two sets of K masks whose pairs ``(w_k, w'_k)`` BALanCe needs.
+  hypotheses, e.g. the two sets of K masks whose pairs ``(ω_k, ω'_k)`` BALanCe needs.
 
 With dropout off (``model.eval()`` and a plain call) the network gives the deterministic
 predictions used for validation.
@@ -143,7 +143,7 @@ class ConsistentDropout2d(_ConsistentDropoutBase):
 
 @dataclass(frozen=True)
 class MaskSet:
-    """S consistent dropout masks: sample ``s`` is one hypothesis ``w_s`` for every input.
+    """S consistent dropout masks: sample ``s`` is one hypothesis ``ω_s`` for every input.
 
     Attributes:
         masks: one bool tensor ``[S, F_l]`` per dropout layer ``l`` of the network, in module order.
@@ -207,7 +207,7 @@ class MCDropoutNet(nn.Module):
         return [m for m in self.layers if isinstance(m, _ConsistentDropoutBase)]
 
     def draw_masks(self, num_samples: int, *, generator: torch.Generator | None = None) -> MaskSet:
-        """Draw S fresh, independent consistent masks: S hypotheses ``w_1..w_S``.
+        """Draw S fresh, independent consistent masks: S hypotheses ``ω_1..ω_S``.
 
         Args:
             num_samples: S >= 1.
@@ -286,7 +286,7 @@ class MCDropoutNet(nn.Module):
         generator: torch.Generator | None = None,
         fuse: bool | None = None,
     ) -> Tensor:
-        r"""Consistent MC-dropout log-probabilities ``log p(y | x_i, w_s)`` for every input and mask.
+        r"""Consistent MC-dropout log-probabilities ``log p(y | x_i, ω_s)`` for every input and mask.
 
         The inputs are processed in chunks of ``chunk_size`` points, and the output is written into
         one preallocated tensor, so memory stays bounded by the chunk (plus the output itself).

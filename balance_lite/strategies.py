@@ -210,7 +210,7 @@ def resolve_tau(tau: float | str, divisor: float, val_error: float) -> float:
 
 @dataclass
 class PairPredictions:
-    """What the BALanCe methods sample: K hypothesis pairs ``(w_k, w'_k)`` from two mask sets.
+    """What the BALanCe methods sample: K hypothesis pairs ``(ω_k, ω'_k)`` from two mask sets.
 
     Attributes:
         log_probs_a: ``[N, K, C]`` pool log-probabilities under the first mask set.
@@ -258,7 +258,7 @@ class _PairStrategy(Strategy):
         )
 
     def edges(self, predictions: PairPredictions, val_error: float) -> tuple[float, Tensor]:
-        """tau and the ``[K]`` bool edges ``d_H(w_k, w'_k) > tau``."""
+        """tau and the ``[K]`` bool edges ``d_H(ω_k, ω'_k) > tau``."""
         from . import acquisition
 
         tau = resolve_tau(self.tau, self.divisor, val_error)
@@ -267,7 +267,7 @@ class _PairStrategy(Strategy):
 
 @dataclass(repr=False)
 class BalanceStrategy(_PairStrategy):
-    """BALanCe (Eq. 3, Alg. 1): the ``batch_size`` points with the highest BALanCe score.
+    """BALanCe (Eq. 2, estimated by Eq. 3; Alg. 1): the ``batch_size`` points with the highest BALanCe score.
 
     Meant for B = 1 (the paper's sequential setting); for B > 1 it is the naive top-B batch. With no
     edge left every score is 0 and the batch is random (``random_fallback``).

@@ -281,6 +281,20 @@ def test_cpu_protocol_reduces_every_method_alike_and_is_recorded(tmp_path):
         run_digits(out, trials=1, protocol="paper")
 
 
+def test_method_variants_override_the_presets_parameters():
+    mnist = get_preset("mnist")
+    fixed = mnist.strategy("batch-balance-tau0.3").params()
+    assert fixed["tau"] == 0.3 and fixed["num_pairs"] == 100
+    assert mnist.strategy("batch-balance-eps8").params()["divisor"] == 8.0
+    assert mnist.strategy("batch-balance").params()["divisor"] == 2.0
+    assert get_preset("imbalanced-mnist", protocol="cpu").strategy("batch-balance-k50").params()["num_pairs"] == 50
+    assert {"batch-balance-tau0.05", "batch-balance-eps4", "random"} <= set(mnist.methods())
+    for name in mnist.variants:
+        assert parse_unit_filename(unit_filename(name, 10, 0)) == (name, 10, 0)
+    with pytest.raises(ValueError, match="methods must be among"):
+        run_experiment("digits", out="unused", methods=["batch-balance-tau0.3"], quick=True, log=quiet)
+
+
 def test_candidates_limit_the_points_scored_each_iteration():
     from balance_lite.loop import run_active_learning
     from balance_lite.models import build_model

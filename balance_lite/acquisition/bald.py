@@ -18,7 +18,7 @@ __all__ = ["bald_scores"]
 def bald_scores(log_probs: Tensor) -> Tensor:
     r"""BALD score of every pool point, in nats.
 
-    :math:`I(y; w \mid x) = H\big[\frac{1}{S}\sum_s p(y|x,w_s)\big] - \frac{1}{S}\sum_s H[p(y|x,w_s)]`:
+    :math:`I(y; \omega \mid x) = H\big[\frac{1}{S}\sum_s p(y|x,\omega_s)\big] - \frac{1}{S}\sum_s H[p(y|x,\omega_s)]`:
     the entropy of the predictive distribution minus the mean entropy of each hypothesis'
     prediction. It is large where the hypotheses are each confident but disagree.
 

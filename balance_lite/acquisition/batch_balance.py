@@ -8,12 +8,12 @@ edges once all b labels are observed:
 .. math::
 
     \Delta(x_{1:b}) = \sum_{y_{1:b}} p(y_{1:b})\, \frac{1}{K}\sum_{j=1}^{K} \text{edge}_j
-        \Big(1 - \prod_{i=1}^{b} \lambda_{w_j}(y_i|x_i)\, \lambda_{w'_j}(y_i|x_i)\Big),
+        \Big(1 - \prod_{i=1}^{b} \lambda_{\omega_j,y_i}\, \lambda_{\omega'_j,y_i}\Big),
     \qquad
-    p(y_{1:b}) = \frac{1}{2K}\sum_{k=1}^{K}\Big(\prod_i p(y_i|x_i,w_k) + \prod_i p(y_i|x_i,w'_k)\Big).
+    p(y_{1:b}) = \frac{1}{2K}\sum_{k=1}^{K}\Big(\prod_i p(y_i|x_i,\omega_k) + \prod_i p(y_i|x_i,\omega'_k)\Big).
 
 The likelihood ratio of a label vector factorises over the batch,
-:math:`\lambda_w(y_{1:b}) = \prod_i p(y_i|x_i,w) / \max_{y'_{1:b}} \prod_i p(y'_i|x_i,w) = \prod_i \lambda_w(y_i|x_i)`,
+:math:`\lambda_{\omega,y_{1:b}} = \prod_i p(y_i|x_i,\omega) / \max_{y'_{1:b}} \prod_i p(y'_i|x_i,\omega) = \prod_i \lambda_{\omega,y_i}`,
 and the joint label distribution is the uniform mixture of the 2K hypotheses. Greedy
 selection (Alg. 2) adds, b times, the pool point that maximises the value of the batch.
 :func:`batch_balance` offers three routes to the same greedy batch:
@@ -67,7 +67,7 @@ PROPOSALS = ("joint", "marginal")
 class _Prepared:
     """The per-call tensors every route shares.
 
-    ``probs_NC_H``: ``[N*C, 2K]`` p(c|x_n, w_h), rows (n, c), hypotheses w_1..w_K, w'_1..w'_K.
+    ``probs_NC_H``: ``[N*C, 2K]`` p(c|x_n, ω_h), rows (n, c), hypotheses ω_1..ω_K, ω'_1..ω'_K.
     ``keep_NC_J``: ``[N*C, J]`` lambda_j(c|x_n) lambda'_j(c|x_n) for the J cut pairs only
     (uncut pairs contribute nothing to Eq. 4). Both in the compute dtype, filled chunk by
     chunk; ``first`` is the ``[N]`` uncut weight of every single point,
@@ -154,7 +154,7 @@ def batch_balance(
 
     **Factorized route (exact Eq. 4 at any batch size).** Eq. 4 is linear in
     :math:`p(y_{1:b})`, a mixture of 2K product distributions, and the edge term is a product
-    over the batch too. Expanding both, with :math:`\sum_{y} p(y|x, w) = 1`:
+    over the batch too. Expanding both, with :math:`\sum_{y} p(y|x, \omega) = 1`:
 
     .. math::
 
@@ -163,17 +163,17 @@ def batch_balance(
 
     .. math::
 
-        G_i[k,j] = \sum_c p(c|x_i,w_k)\,\lambda_{w_j}(c|x_i)\,\lambda_{w'_j}(c|x_i),\qquad
-        G'_i[k,j] = \sum_c p(c|x_i,w'_k)\,\lambda_{w_j}(c|x_i)\,\lambda_{w'_j}(c|x_i),
+        G_i[k,j] = \sum_c p(c|x_i,\omega_k)\,\lambda_{\omega_j,c}\,\lambda_{\omega'_j,c},\qquad
+        G'_i[k,j] = \sum_c p(c|x_i,\omega'_k)\,\lambda_{\omega_j,c}\,\lambda_{\omega'_j,c},
 
-    because :math:`\sum_{y_{1:b}} \prod_i p(y_i|x_i,w_k)\,\lambda_j(y_i)\lambda'_j(y_i)`
+    because :math:`\sum_{y_{1:b}} \prod_i p(y_i|x_i,\omega_k)\,\lambda_j(y_i)\lambda'_j(y_i)`
     factorises into :math:`\prod_i G_i[k,j]`. The expansion uses that every hypothesis'
     probabilities sum to 1: the exact routes agree to about 1e-10 on float64 inputs, and to
     about 1e-8 on float32 inputs, whose rows sum to 1 only to float32 precision.
     Greedy selection keeps the running products
     :math:`R = \prod_{i \in \text{batch}} [G_i; G'_i]` (a ``[2K, K]`` matrix) and scores a
     candidate x by its uncut weight
-    :math:`W(x) = \sum_{k,j} \text{edge}_j\, R[k,j]\, G_x[k,j] = \sum_{c,k} p(c|x,w_k) \sum_j R[k,j]\,\text{edge}_j\,\lambda_j(c|x)\lambda'_j(c|x)`,
+    :math:`W(x) = \sum_{k,j} \text{edge}_j\, R[k,j]\, G_x[k,j] = \sum_{c,k} p(c|x,\omega_k) \sum_j R[k,j]\,\text{edge}_j\,\lambda_j(c|x)\lambda'_j(c|x)`,
     one ``[N C, 2K] x [2K, K]`` matrix product for the whole pool (only the cut pairs j
     enter): ``O(N K^2 C)`` per pick instead of ``O(N min(C^b, M) K C)``. The running products
     are kept in float64; the matrix product runs in the inputs' precision (float32 unless
@@ -401,7 +401,7 @@ class _Importance:
         self.keep_scale = 1.0
 
     def _posterior(self) -> Tensor:
-        """``[M, 2K]`` p(w_h | y^m) under a uniform prior: p(y^m, c) / p(y^m) = sum_h post[m,h] p_h(c)."""
+        """``[M, 2K]`` p(ω_h | y^m) under a uniform prior: p(y^m, c) / p(y^m) = sum_h post[m,h] p_h(c)."""
         # a configuration impossible under every hypothesis (only with proposal="marginal") has
         # p(y^m) = 0; its term 0/0 is taken as 0, as the authors' code does
         return torch.softmax(self.loglik_M_H, dim=1).nan_to_num(0.0)

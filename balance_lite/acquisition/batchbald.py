@@ -4,8 +4,8 @@ Chapter: *BALD and BatchBALD*.
 
 .. math::
 
-    I(y_{1:b}; w) = H(y_{1:b}) - \sum_{i=1}^{b} \frac{1}{S}\sum_{s=1}^{S} H\big(y_i \mid x_i, w_s\big),
-    \qquad p(y_{1:b}) = \frac{1}{S}\sum_{s=1}^{S} \prod_{i=1}^{b} p(y_i|x_i,w_s).
+    I(y_{1:b}; \omega) = H(y_{1:b}) - \sum_{i=1}^{b} \frac{1}{S}\sum_{s=1}^{S} H\big(y_i \mid x_i, \omega_s\big),
+    \qquad p(y_{1:b}) = \frac{1}{S}\sum_{s=1}^{S} \prod_{i=1}^{b} p(y_i|x_i,\omega_s).
 
 The joint entropy is computed exactly, over all :math:`C^{b-1}` configurations of the chosen
 points, while that number is at most M (``num_samples``); after that, from M configurations
@@ -16,7 +16,7 @@ candidate's own label summed exactly:
 
     H(y_{1:b}) \approx \frac{1}{M}\sum_{m=1}^{M}\Big(-\log p(y^m_{1:b-1})
         + H\big(y_b \mid y^m_{1:b-1}\big)\Big),
-    \qquad p(y_b | y^m_{1:b-1}) = \sum_s p(w_s | y^m_{1:b-1})\, p(y_b|x_b,w_s).
+    \qquad p(y_b | y^m_{1:b-1}) = \sum_s p(\omega_s | y^m_{1:b-1})\, p(y_b|x_b,\omega_s).
 """
 
 from __future__ import annotations
@@ -149,8 +149,8 @@ def batchbald(
     r"""Select a batch by greedily maximising the joint mutual information (BatchBALD).
 
     Each greedy step adds the pool point x maximising
-    :math:`I(y_{1:b-1}, y_x; w) = H(y_{1:b-1}, y_x) - \sum_{i} \bar H_i - \bar H_x`, with
-    :math:`\bar H_x = \frac{1}{S}\sum_s H(y|x,w_s)`. The joint entropy is exact while the
+    :math:`I(y_{1:b-1}, y_x; \omega) = H(y_{1:b-1}, y_x) - \sum_{i} \bar H_i - \bar H_x`, with
+    :math:`\bar H_x = \frac{1}{S}\sum_s H(y|x,\omega_s)`. The joint entropy is exact while the
     chosen points have at most M label configurations (:math:`C^{b-1} \le M`, the same rule as
     ``batchbald_redux``) and estimated from M configurations drawn from the joint mixture
     after that; the configurations are drawn once when the exact route stops and extended
@@ -206,7 +206,7 @@ def batchbald(
 
 
 def joint_mutual_information(log_probs: Tensor, indices: list[int]) -> float:
-    r"""Exact joint mutual information :math:`I(y_{1:b}; w)` of a given batch, in nats.
+    r"""Exact joint mutual information :math:`I(y_{1:b}; \omega)` of a given batch, in nats.
 
     Enumerates all :math:`C^b` label configurations in float64.
 

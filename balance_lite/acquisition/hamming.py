@@ -2,14 +2,14 @@ r"""Which hypothesis pairs are far apart: Hamming distances, edges and the annea
 
 Chapter: *MC dropout as hypotheses*.
 
-BALanCe (Sec. 3 of the paper) draws K pairs of hypotheses :math:`(w_k, w'_k)` (two independent
+BALanCe (Sec. 3 of the paper) draws K pairs of hypotheses :math:`(\omega_k, \omega'_k)` (two independent
 sets of K dropout masks) and keeps an *edge* between the two hypotheses of a pair when they
 disagree on more than a fraction tau of the held-out unlabeled set :math:`\bar D_{pool}`:
 
 .. math::
 
-    d_H(w, w') = \frac{1}{U} \sum_{u=1}^{U} \mathbb{1}[\hat y_w(x_u) \ne \hat y_{w'}(x_u)],
-    \qquad \text{edge}_k = \mathbb{1}[d_H(w_k, w'_k) > \tau].
+    d_H(\omega, \omega') = \frac{1}{U} \sum_{u=1}^{U} \mathbb{1}[\hat y_\omega(x_u) \ne \hat y_{\omega'}(x_u)],
+    \qquad \text{edge}_k = \mathbb{1}[d_H(\omega_k, \omega'_k) > \tau].
 
 Tau is annealed as the model improves: :math:`\tau = \epsilon / \text{divisor}` with
 :math:`\epsilon` the validation error of the trained network with dropout off (divisor 2, 4
@@ -47,7 +47,7 @@ def _check_preds(preds_a: Tensor, preds_b: Tensor) -> None:
 
 
 def hamming_distances(preds_a: Tensor, preds_b: Tensor) -> Tensor:
-    r"""Normalised Hamming distance :math:`d_H(w_k, w'_k)` of each hypothesis pair.
+    r"""Normalised Hamming distance :math:`d_H(\omega_k, \omega'_k)` of each hypothesis pair.
 
     Args:
         preds_a: ``[K, U]`` integer labels that the first hypothesis of each pair predicts on
@@ -70,7 +70,7 @@ def hamming_distances(preds_a: Tensor, preds_b: Tensor) -> Tensor:
 
 
 def hamming_edges(preds_a: Tensor, preds_b: Tensor, tau: float) -> Tensor:
-    r"""Which hypothesis pairs are cut: :math:`\text{edge}_k = d_H(w_k, w'_k) > \tau`.
+    r"""Which hypothesis pairs are cut: :math:`\text{edge}_k = d_H(\omega_k, \omega'_k) > \tau`.
 
     The comparison is strict, as in the paper; note that the authors' released code used
     ``>=``, which keeps the pairs at distance exactly tau (for instance every pair when

@@ -39,7 +39,7 @@ def entropy_nats(log_probs: Tensor, dim: int = -1) -> Tensor:
 
 
 def mean_log_probs(log_probs: Tensor) -> Tensor:
-    r"""Log of the predictive distribution :math:`p(y|x) = \frac{1}{S}\sum_s p(y|x, w_s)`.
+    r"""Log of the predictive distribution :math:`p(y|x) = \frac{1}{S}\sum_s p(y|x, \omega_s)`.
 
     Args:
         log_probs: ``[N, S, C]`` log-probabilities.
@@ -53,7 +53,7 @@ def mean_log_probs(log_probs: Tensor) -> Tensor:
 def predictive_entropy_scores(log_probs: Tensor) -> Tensor:
     r"""Entropy of the predictive distribution, :math:`H[y \mid x] = -\sum_c \bar p_c \log \bar p_c`, in nats.
 
-    :math:`\bar p_c = \frac{1}{S}\sum_s p(c|x, w_s)` is the MC-dropout predictive distribution
+    :math:`\bar p_c = \frac{1}{S}\sum_s p(c|x, \omega_s)` is the MC-dropout predictive distribution
     ("Max Entropy" in Gal et al., 2017).
 
     Args:
@@ -75,10 +75,15 @@ def predictive_entropy_scores(log_probs: Tensor) -> Tensor:
 
 
 def mean_std_scores(log_probs: Tensor) -> Tensor:
-    r"""Mean standard deviation of the class probabilities over hypotheses (Kampffmeyer et al., 2016).
+    r"""Mean standard deviation of the class probabilities over hypotheses ("Mean STD", Sec. 4.1 of the paper).
 
-    :math:`\sigma(x) = \frac{1}{C}\sum_c \sqrt{\mathbb{E}_s[p(c|x,w_s)^2] - \mathbb{E}_s[p(c|x,w_s)]^2}`
-    with population (1/S) moments, as in the BatchBALD and BALanCe baselines.
+    :math:`\mathrm{MeanSTD}(x) = \frac{1}{C}\sum_c \sqrt{\mathbb{E}_s[p(c|x,\omega_s)^2] - \mathbb{E}_s[p(c|x,\omega_s)]^2}`
+    over the S sampled hypotheses :math:`\omega_s`, with population (1/S) moments: the standard
+    deviation of the uniform mixture of the S hypotheses, bounded by 1/2. The authors' released code
+    (``Misc/BALanCe_MNIST/torch_utils.py`` l.116 at commit 92757e9 of zhangrenyuuchicago/BALanCe,
+    taken from BatchBALD's code) uses ``torch.std``'s default, the unbiased 1/(S-1) estimate. With the
+    same S for every point the two differ by the constant factor sqrt(S / (S - 1)), so they rank the
+    pool identically. The paper cites Kendall et al. (2015) for the method.
 
     Args:
         log_probs: ``[N, S, C]`` log-probabilities.

@@ -69,6 +69,8 @@ class Preset:
         protocol: ``"paper"`` or ``"cpu"`` (see :data:`PROTOCOLS`).
         cpu: the fields the ``cpu`` protocol changes.
         cpu_notes: the ``cpu`` protocol's reductions, in words.
+        variants: named variants of a method, ``{name: (method, {parameter: value})}``, e.g. BALanCe
+            with a fixed tau (Fig. 3b) or K = 50 (Fig. 3a); run them like any method (``--methods``).
     """
 
     name: str
@@ -91,6 +93,7 @@ class Preset:
     protocol: str = "paper"
     cpu: dict = field(default_factory=dict)
     cpu_notes: str = ""
+    variants: dict = field(default_factory=dict)
 
     def quick_variant(self) -> "Preset":
         """The same experiment, small: the preset's ``quick`` fields replace its own."""
@@ -122,12 +125,23 @@ class Preset:
         """The training settings: the paper's for the dataset, with this preset's overrides."""
         return train_config_for(self.dataset, **self.train)
 
+    def methods(self) -> list[str]:
+        """Every method name this preset runs: the registered strategies and its variants."""
+        from ..strategies import available as strategy_names
+
+        return [*strategy_names(), *self.variants]
+
     def strategy(self, method: str) -> Strategy:
         """The acquisition strategy ``method`` with this preset's S, K, M and tau rule.
+
+        A variant's parameters override the preset's.
 
         Raises:
             ValueError: an unknown method name.
         """
+        if method in self.variants:
+            base, overrides = self.variants[method]
+            return get_strategy(base, **{**self.strategy(base).params(), **overrides})
         params: dict = {}
         if method in ("bald", "entropy", "mean-std", "variation-ratio"):
             params = {"num_samples": self.num_samples}
@@ -144,6 +158,7 @@ class Preset:
         """Every field, JSON-ready (for the run manifest)."""
         d = dataclasses.asdict(self)
         d["batch_sizes"] = list(self.batch_sizes)
+        d["variants"] = {name: [base, dict(overrides)] for name, (base, overrides) in self.variants.items()}
         return d
 
 
@@ -236,6 +251,12 @@ def _cpu_note(cpu: dict) -> str:
 
 
 _MNIST_CPU = _cpu(2000, 20, 160)
+
+#: Fig. 3b: BALanCe with fixed tau = 0.05, 0.15, 0.3 and annealed tau = eps/2, eps/4, eps/8.
+_TAU_STUDY = {
+    **{f"batch-balance-tau{tau}": ("batch-balance", {"tau": tau}) for tau in (0.05, 0.15, 0.3)},
+    **{f"batch-balance-eps{d}": ("batch-balance", {"divisor": float(d)}) for d in (2, 4, 8)},
+}
 _REPEATED_CPU = _cpu(None, 20, 130)  # duplicates are the point: the pool is not subsampled
 _FASHION_CPU = _cpu(2000, 20, 160)
 _EMNIST_CPU = _cpu(2000, 10, 150)
@@ -252,7 +273,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     _preset("mnist", "mnist", (1, 3, 10), 260, _QUICK_IMAGES,
             "Sec. 4.3: B = 1, 3, 10; K = 100 'for all the methods'; tau = eps/2; 20 initial labels (2 per class); "
             "budget 260 (released code). " + _COMMON,
-            cpu=_MNIST_CPU, cpu_notes=_cpu_note(_MNIST_CPU), divisor=2.0),
+            cpu=_MNIST_CPU, cpu_notes=_cpu_note(_MNIST_CPU), divisor=2.0, variants=_TAU_STUDY),
     _preset("repeated-mnist", "repeated-mnist", (10,), 300, _QUICK_IMAGES,
             "Sec. 4.1 and 4.3: the pool replicated twice more (3 copies) with Gaussian noise of std 0.1 after "
             "normalising; B = 10; tau = eps/4; K = 100 (released code); budget 300 (released code). " + _COMMON,
@@ -263,7 +284,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "Sec. 4.2, Fig. 3a: MNIST with a random portion of each class removed from the pool (our portions: "
             "see balance_lite.data.images.IMBALANCED_LOG10_KEEP), B = 1, K = 100 (the figure also runs BALanCe "
             "with K = 50); tau = eps/2 as for MNIST (the text does not say); budget 260 as MNIST (ours). " + _COMMON,
-            cpu=_IMBALANCED_CPU, cpu_notes=_cpu_note(_IMBALANCED_CPU), divisor=2.0),
+            cpu=_IMBALANCED_CPU, cpu_notes=_cpu_note(_IMBALANCED_CPU), divisor=2.0,
+            variants={"batch-balance-k50": ("batch-balance", {"num_pairs": 50})}),
     _preset("fashion-mnist", "fashion-mnist", (10,), 360, _QUICK_IMAGES,
             "Sec. 4.3: B = 10, tau = eps/4, the EMNIST CNN with 10 outputs; K = 100 and budget 360 (released "
             "code). " + _COMMON, cpu=_FASHION_CPU, cpu_notes=_cpu_note(_FASHION_CPU)),

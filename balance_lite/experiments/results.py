@@ -73,14 +73,14 @@ class FolderLockedError(ResultsError):
     """Another run holds the results folder's lock."""
 
 
-_UNIT = re.compile(r"^(?P<method>[a-z0-9][a-z0-9-]*)_B(?P<batch_size>\d+)_trial(?P<trial>\d+)\.jsonl$")
+_UNIT = re.compile(r"^(?P<method>[a-z0-9][a-z0-9.-]*)_B(?P<batch_size>\d+)_trial(?P<trial>\d+)\.jsonl$")
 
 
 def unit_filename(method: str, batch_size: int, trial: int) -> str:
     """``"{method}_B{batch_size}_trial{trial}.jsonl"``."""
     name = f"{method}_B{batch_size}_trial{trial}.jsonl"
     if not _UNIT.match(name):
-        raise ValueError(f"method must be lower-case letters, digits and dashes, got {method!r}")
+        raise ValueError(f"method must be lower-case letters, digits, dots and dashes, got {method!r}")
     return name
 
 
@@ -235,9 +235,15 @@ def validate_records(records: list, path: str | os.PathLike = "records", *, line
                     f"{len(prev['selected'])}), got {r['labels']}; were two runs writing into this folder at once?")
 
 
+#: Preset fields that do not change finished results: prose, and the named method variants (which,
+#: like methods, may grow between runs).
+FINGERPRINT_IGNORES = ("notes", "cpu_notes", "variants")
+
+
 def preset_fingerprint(preset: dict) -> str:
-    """A short digest of a preset's settings (:meth:`Preset.to_dict` without its notes), 16 hex digits."""
-    params = {k: v for k, v in preset.items() if k not in ("notes", "cpu_notes")}
+    """A short digest of a preset's settings (:meth:`Preset.to_dict` without
+    :data:`FINGERPRINT_IGNORES`), 16 hex digits."""
+    params = {k: v for k, v in preset.items() if k not in FINGERPRINT_IGNORES}
     text = json.dumps(params, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

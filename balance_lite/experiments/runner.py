@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .presets import DEFAULT_METHODS, Preset, get_preset, shrink
 from .results import (
+    FINGERPRINT_IGNORES,
     append_record,
     atomic_write_text,
     check_provenance,
@@ -137,8 +138,9 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
     run = {"started": now, "device": str(device or "cpu"), "executor": executor, "command": [str(a) for a in sys.argv],
            "git_commit": _git_commit(), "versions": _versions(), "host": platform.node()}
     if old is not None:
-        params = {k: v for k, v in preset.to_dict().items() if k not in ("notes", "cpu_notes")}
-        old_params = {k: v for k, v in old.get("preset", {}).items() if k not in ("notes", "cpu_notes")}
+        # Notes are prose, and variants, like methods, may grow: neither changes finished results.
+        params = {k: v for k, v in preset.to_dict().items() if k not in FINGERPRINT_IGNORES}
+        old_params = {k: v for k, v in old.get("preset", {}).items() if k not in FINGERPRINT_IGNORES}
         if old.get("seed") != seed:
             raise ValueError(f"out {str(out)!r} holds results made with another seed ({old.get('seed')!r}, now "
                              f"{seed!r}); use another --out folder or the same seed")
@@ -314,16 +316,14 @@ def run_experiment(
             or an ``out`` folder made with other settings.
         FolderLockedError: another run holds ``out``.
     """
-    from ..strategies import available as strategy_names
-
     spec_preset = get_preset(preset, quick=quick, protocol=protocol)
     trials = spec_preset.trials if trials is None else trials
     if methods is not None and len(list(methods)) == 0:
-        raise ValueError(f"methods must name at least one strategy among {strategy_names()}, got none")
+        raise ValueError(f"methods must name at least one strategy among {spec_preset.methods()}, got none")
     methods = list(methods or DEFAULT_METHODS)
-    unknown = [m for m in methods if m not in strategy_names()]
+    unknown = [m for m in methods if m not in spec_preset.methods()]
     if unknown:
-        raise ValueError(f"methods must be among {strategy_names()}, got {unknown}")
+        raise ValueError(f"methods must be among {spec_preset.methods()}, got {unknown}")
     if batch_sizes is not None and len(list(batch_sizes)) == 0:
         raise ValueError(f"batch_sizes must name at least one of the preset's {list(spec_preset.batch_sizes)}, got none")
     batch_sizes = list(batch_sizes or spec_preset.batch_sizes)

@@ -27,7 +27,9 @@ __all__ = ["POLICIES", "Run", "policy_scores", "class_posterior", "simulate", "q
 #: ``bald`` (:func:`~balance_lite.hypotheses.bald_scores`), ``class_bald``
 #: (:func:`~balance_lite.hypotheses.class_bald_scores`), ``ec2``
 #: (:func:`~balance_lite.hypotheses.ec2_scores`, noise-free only), ``eced``
-#: (:func:`~balance_lite.hypotheses.eced_scores`) and ``eced_no_offset``.
+#: (:func:`~balance_lite.hypotheses.eced_scores`, Eq. 1 of the paper) and ``eced_no_offset`` (ECED's
+#: discount without the offset, ``eced_scores(..., offset=False)``: the term BALanCe keeps, Sec. 3.1;
+#: not the paper's ECED).
 POLICIES = ("random", "bald", "class_bald", "ec2", "eced", "eced_no_offset")
 
 #: A policy given as a function: ``score(space, weights) -> [N] scores``; the simulator queries the argmax.
