@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balance_lite import acquisition, data
-from balance_lite.clustering import pairwise_hamming
+from balance_lite.clustering import farthest_first_classes, pairwise_hamming
 from balance_lite.experiments.studies import coefficient_of_variation, dispersion_study, fig1_study, main, write_study
 
 FAST = {"max_epochs": 2, "epoch_size": 256}
@@ -57,6 +57,17 @@ def test_fig1_shapes_and_invariants(fig1, digits):
     # A larger radius never gives more classes (farthest-first's centers come in a fixed order).
     by_tau = sorted((o["tau"], o["num_classes"]) for o in fig1["other_divisors"].values())
     assert all(a[1] >= b[1] for a, b in zip(by_tau, by_tau[1:]))
+
+
+def test_fig1_disagreements_give_the_classes(fig1):
+    S, U = fig1["num_samples"], fig1["holdout_size"]
+    counts = np.array(fig1["disagreements"])
+    assert counts.shape == (S * (S - 1) // 2,) and counts.min() >= 0 and counts.max() <= U
+    dist = np.zeros((S, S))
+    dist[np.triu_indices(S, 1)] = counts / U
+    dist = dist + dist.T
+    classes, centers = farthest_first_classes(torch.from_numpy(dist), radius=fig1["tau"])
+    assert classes.tolist() == fig1["classes"] and centers == fig1["centers"]
 
 
 def test_fig1_accuracy_is_one_minus_distance_to_the_truth(fig1):

@@ -84,7 +84,7 @@ def fig1_study(
     seed: int = 0,
     num_samples: int = 200,
     per_class: Sequence[int] = FIG1_PER_CLASS,
-    extra_divisors: Sequence[float] = (1.0, 4.0, 8.0),
+    extra_divisors: Sequence[float] = (0.5, 1.0, 4.0, 8.0),
     perplexity: float = 30.0,
     train_overrides: dict | None = None,
     splits: data.Splits | None = None,
@@ -120,7 +120,9 @@ def fig1_study(
     Returns:
         A JSON-ready dict; arrays are lists. Keys include ``masses`` and ``class_accuracy`` (per class,
         in class order), ``classes`` ``[S]``, ``accuracy`` ``[S]``, ``tsne`` ``[S + 1, 2]`` (last row:
-        the target hypothesis), ``tau``, ``val_error`` and ``seconds``.
+        the target hypothesis), ``disagreements`` ``[S (S - 1) / 2]`` (the number of points of
+        :math:`\bar D_{pool}` on which hypotheses i < j disagree, row by row of the upper triangle:
+        :math:`d_H = ` count / ``holdout_size`` exactly), ``tau``, ``val_error`` and ``seconds``.
 
     Raises:
         ValueError: ``num_samples`` < 2, ``per_class`` of the wrong length or asking for more images
@@ -184,6 +186,8 @@ def fig1_study(
     xy = tsne.fit_transform(dist.double().cpu().numpy())
     seconds["tsne"] = time.perf_counter() - start
     upper = hyp_dist[torch.triu_indices(S, S, 1).unbind()]
+    U = int(preds_S_U.shape[1])
+    disagreements = (upper.double() * U).round().long()  # d_H * U: exact integer counts
     return {
         "study": "fig1",
         "paper": "Sec. 4.2 (line 647-658), Fig. 1",
@@ -197,7 +201,7 @@ def fig1_study(
                                                          "class_weighted")},
         "epochs": trained.epochs,
         "num_samples": S,
-        "holdout_size": int(preds_S_U.shape[1]),
+        "holdout_size": U,
         "divisor": p.divisor,
         "val_error": val_error,
         "tau": tau,
@@ -210,6 +214,7 @@ def fig1_study(
         "centers": list(centers),
         "masses": masses.tolist(),
         "class_accuracy": class_accuracy,
+        "disagreements": disagreements.tolist(),
         "distance_quantiles": {f"{q:g}": float(torch.quantile(upper.double(), q)) for q in (0.0, 0.25, 0.5, 0.75, 1.0)},
         "other_divisors": others,
         "tsne": xy.tolist(),
