@@ -162,7 +162,10 @@ def fig1_study(
 
     start = time.perf_counter()
     target = splits.holdout.y.to(preds_S_U.device)
-    dist = pairwise_hamming(torch.cat([preds_S_U, target[None]]))  # [S + 1, S + 1]
+    U = int(preds_S_U.shape[1])
+    # d_H is a count over U points: round the float32 distances to exact multiples of 1/U (float64),
+    # so that the classes can be recomputed exactly from the stored counts.
+    dist = (pairwise_hamming(torch.cat([preds_S_U, target[None]])).double() * U).round() / U  # [S + 1, S + 1]
     dist.fill_diagonal_(0.0)
     S = num_samples
     accuracy = 1.0 - dist[:S, S]  # [S]
@@ -183,11 +186,10 @@ def fig1_study(
     start = time.perf_counter()
     tsne = TSNE(n_components=2, metric="precomputed", init="random", method="exact",
                 perplexity=min(float(perplexity), (S - 1) / 3), random_state=seed)
-    xy = tsne.fit_transform(dist.double().cpu().numpy())
+    xy = tsne.fit_transform(dist.cpu().numpy().copy())  # a copy: scikit-learn squares precomputed distances in place
     seconds["tsne"] = time.perf_counter() - start
     upper = hyp_dist[torch.triu_indices(S, S, 1).unbind()]
-    U = int(preds_S_U.shape[1])
-    disagreements = (upper.double() * U).round().long()  # d_H * U: exact integer counts
+    disagreements = (upper * U).round().long()  # d_H * U: exact integer counts
     return {
         "study": "fig1",
         "paper": "Sec. 4.2 (line 647-658), Fig. 1",
@@ -215,7 +217,7 @@ def fig1_study(
         "masses": masses.tolist(),
         "class_accuracy": class_accuracy,
         "disagreements": disagreements.tolist(),
-        "distance_quantiles": {f"{q:g}": float(torch.quantile(upper.double(), q)) for q in (0.0, 0.25, 0.5, 0.75, 1.0)},
+        "distance_quantiles": {f"{q:g}": float(torch.quantile(upper, q)) for q in (0.0, 0.25, 0.5, 0.75, 1.0)},
         "other_divisors": others,
         "tsne": xy.tolist(),
         "tsne_perplexity": float(tsne.perplexity),
