@@ -130,6 +130,7 @@ def fig1_study(
     """
     from sklearn.manifold import TSNE
 
+    provenance = _provenance()  # the code that runs: read before it runs
     p = get_preset(preset)
     if not isinstance(num_samples, int) or num_samples < 2:
         raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
@@ -222,7 +223,7 @@ def fig1_study(
         "tsne": xy.tolist(),
         "tsne_perplexity": float(tsne.perplexity),
         "seconds": seconds,
-        **_provenance(),
+        **provenance,
     }
 
 
@@ -314,6 +315,7 @@ def dispersion_study(
     Raises:
         ValueError: ``repeats`` < 2, ``num_pairs`` < 1, or subset sizes out of range.
     """
+    provenance = _provenance()  # the code that runs: read before it runs
     p = get_preset(preset)
     for name, value, low in (("repeats", repeats, 2), ("num_pairs", num_pairs, 1), ("bins", bins, 1)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -399,7 +401,7 @@ def dispersion_study(
         "paired_points": int(both.sum()),
         "methods": methods,
         "seconds": seconds,
-        **_provenance(),
+        **provenance,
     }
 
 
