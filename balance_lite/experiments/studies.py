@@ -44,7 +44,7 @@ from .results import atomic_write_text
 __all__ = ["FIG1_PER_CLASS", "CV_QUANTILES", "coefficient_of_variation", "dispersion_study", "fig1_study",
            "main", "write_study"]
 
-#: Sec. 4.2, Fig. 1: training images per digit, "28 images for each digit in [1-8] and 1 image for digits 0 and 9".
+#: Training images per digit in Sec. 4.2 (Fig. 1), "28 images for each digit in [1-8] and 1 image for digits 0 and 9".
 FIG1_PER_CLASS = (1, 28, 28, 28, 28, 28, 28, 28, 28, 1)
 
 #: The quantiles of the coefficients of variation that :func:`dispersion_study` reports.
@@ -118,11 +118,12 @@ def fig1_study(
         splits: the dataset's splits, if already loaded (default: ``data.load(preset's dataset, seed=seed)``).
 
     Returns:
-        A JSON-ready dict; arrays are lists. Keys include ``masses`` and ``class_accuracy`` (per class,
-        in class order), ``classes`` ``[S]``, ``accuracy`` ``[S]``, ``tsne`` ``[S + 1, 2]`` (last row:
-        the target hypothesis), ``disagreements`` ``[S (S - 1) / 2]`` (the number of points of
-        :math:`\bar D_{pool}` on which hypotheses i < j disagree, row by row of the upper triangle:
-        :math:`d_H = ` count / ``holdout_size`` exactly), ``tau``, ``val_error`` and ``seconds``.
+        A JSON-ready dict with lists for arrays. Keys include ``masses`` and ``class_accuracy`` (per
+        class, in class order), ``classes`` ``[S]``, ``accuracy`` ``[S]``, ``tsne`` ``[S + 1, 2]`` (the
+        last row is the target hypothesis), ``disagreements`` ``[S (S - 1) / 2]`` (the number of points
+        of :math:`\bar D_{pool}` on which hypotheses i < j disagree, row by row of the upper triangle,
+        so that :math:`d_H` is exactly the count over ``holdout_size``), ``tau``, ``val_error`` and
+        ``seconds``.
 
     Raises:
         ValueError: ``num_samples`` < 2, ``per_class`` of the wrong length or asking for more images
@@ -234,8 +235,8 @@ def coefficient_of_variation(estimates: torch.Tensor) -> torch.Tensor:
         estimates: ``[R, N]`` non-negative estimates, R >= 2.
 
     Returns:
-        ``[N]`` float64 CVs, ``>= 0``; NaN where the mean is 0 (every estimate is 0: the CV is
-        undefined, and the caller counts such points rather than dropping them silently).
+        ``[N]`` float64 CVs, ``>= 0``; NaN where the mean is 0 (every estimate is 0, so the CV is
+        undefined; the caller counts such points rather than dropping them silently).
 
     Raises:
         ValueError: ``estimates`` is not ``[R, N]`` with R >= 2, or holds negative values.
@@ -308,7 +309,7 @@ def dispersion_study(
         splits: the dataset's splits, if already loaded.
 
     Returns:
-        A JSON-ready dict: per method (``"balance"``, ``"bald"``) a summary (``points``, ``zero_mean``,
+        A JSON-ready dict with, per method (``"balance"``, ``"bald"``), a summary (``points``, ``zero_mean``,
         ``mean``, ``quantiles``, ``histogram``) and the per-point ``cv`` and ``mean_score``; the shared
         ``bin_edges``; ``tau`` and the cut edges of each repetition; ``seconds``.
 
@@ -421,7 +422,7 @@ def write_study(study: dict, path: str | os.PathLike, *, digits: int = 5) -> Pat
     """Write a study as compact JSON, every float rounded to ``digits`` significant digits (NaN -> null).
 
     Returns:
-        The path written (atomically: readers see the old file or the new one).
+        The path written, atomically (readers see the old file or the new one).
 
     Raises:
         ValueError: ``study`` is not a dict with a ``"study"`` key, or ``digits`` < 1.
