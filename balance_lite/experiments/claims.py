@@ -40,7 +40,7 @@ from .results import is_finished, load_results, read_manifest
 
 __all__ = ["CLAIMS_FILE", "Claim", "aubc", "claim_evidence", "format_claims", "load_claims", "paired_aubc"]
 
-#: The claims, one JSON object each: ``claims.json`` beside this module.
+#: The claims file, ``claims.json`` beside this module (one JSON object per claim).
 CLAIMS_FILE = Path(__file__).with_name("claims.json")
 
 _KINDS = ("better", "worse", "values")
