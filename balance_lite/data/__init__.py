@@ -13,6 +13,7 @@ from __future__ import annotations
 from .download import DatasetNotAvailableError
 from .registry import DATASETS, DatasetSpec, available, data_root, dataset_spec, load
 from .splits import ArrayDataset, Splits
+from .verify import DataFileError
 
-__all__ = ["ArrayDataset", "DATASETS", "DatasetNotAvailableError", "DatasetSpec", "Splits", "available", "data_root",
-           "dataset_spec", "load"]
+__all__ = ["ArrayDataset", "DATASETS", "DataFileError", "DatasetNotAvailableError", "DatasetSpec", "Splits", "available",
+           "data_root", "dataset_spec", "load"]
