@@ -144,7 +144,7 @@ def load(name: str, *, root: str | os.PathLike | None = None, seed: int = 0, dow
         seed: a non-negative integer; seeds the split and the initial labeled set.
         download: fetch missing files when online (set ``BALANCE_LITE_OFFLINE=1`` to never try).
         verify: check the files against the official digests, shapes and class counts (see
-            :mod:`balance_lite.data.verify`); False for your own copies. Default: on, unless the
+            ``balance_lite.data.verify``); False for your own copies. Default: on, unless the
             environment variable ``BALANCE_LITE_VERIFY`` is ``0``. Format checks always run.
 
     Raises:
