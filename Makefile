@@ -26,10 +26,11 @@ vendor_js/vendor/.versions: scripts/vendor_js.sh
 book: $(STAMP) vendor_js/vendor/.versions
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## Every test: the library's unit tests, every chapter under nbval, the rendered book in Chromium.
+## Every test: the library's unit tests and docstring examples, every chapter under nbval, the rendered book
+## in Chromium.
 test: book
 	scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax -p no:cacheprovider tests book
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --doctest-modules -p no:cacheprovider balance_lite tests book
 
 ## Speed and memory of the acquisition functions at the paper's scale (prints tables).
 bench: $(STAMP)

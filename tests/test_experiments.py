@@ -1,4 +1,4 @@
-"""Tests for balance_lite.experiments (presets, runner, results files, report) and the CLI."""
+"""Tests for balance_lite.experiments (presets, runner, results files, report); the CLI is in test_cli.py."""
 
 import json
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from balance_lite import cli, data
+from balance_lite import data
 from balance_lite.experiments import (
     PRESETS,
     curves,
@@ -115,10 +115,15 @@ def test_results_folder_refuses_other_settings(tmp_path):
     assert read_manifest(out)["trials"] == 2
 
 
+def record(labels, selected, **kw):
+    """A valid results record (the fields the schema requires)."""
+    return {"labels": labels, "accuracy": 0.5, "macro_auc": 0.9, "macro_f1": 0.5, "nll": 1.0, "selected": selected, **kw}
+
+
 def test_read_records_drops_only_a_torn_last_line(tmp_path):
     path = tmp_path / "x.jsonl"
-    append_record(path, {"labels": 20, "selected": [1], "nll": math.nan})
-    append_record(path, {"labels": 30, "selected": []})
+    append_record(path, record(20, list(range(10)), nll=math.nan))
+    append_record(path, record(30, []))
     with open(path, "a") as f:
         f.write('{"labels": 40, "sel')
     records = read_records(path)
@@ -197,29 +202,6 @@ def test_curves_and_table_statistics():
         curves(results, "loss")
 
 
-def test_cli_run_plot_table(tmp_path, capsys):
-    out = tmp_path / "cli"
-    assert cli.main(["run", "digits", "--quick", "--methods", "random", "--trials", "2", "--out", str(out),
-                     "--no-progress"]) == 0
-    assert len(load_results(out)[("random", 10)]) == 2
-    assert cli.main(["plot", str(out)]) == 0
-    assert (out / "accuracy.png").stat().st_size > 1000
-    assert cli.main(["plot", str(out), "--metric", "nll", "--output", str(tmp_path / "nll.png")]) == 0
-    assert (tmp_path / "nll.png").exists()
-    capsys.readouterr()
-    assert cli.main(["table", str(out), "--at", "30"]) == 0
-    table = capsys.readouterr().out
-    assert "| random | 10 | 30 | 2 |" in table
-    assert cli.main(["presets"]) == 0
-    assert "mnist" in capsys.readouterr().out
-    assert cli.main(["run", "digits", "--quick", "--methods", "nope", "--out", str(out)]) == 2
-    assert "methods must be among" in capsys.readouterr().err
-    assert cli.main(["table", str(tmp_path / "missing")]) == 2
-    assert cli.main(["run", "digits", "--batch-sizes", "3", "--out", str(tmp_path / "b")]) == 2
-    with pytest.raises(SystemExit):
-        cli.main(["run", "digits", "--executor", "kubernetes"])
-
-
 def test_presets_build_every_strategy_and_quick_variants_are_small():
     from balance_lite.strategies import available
 
@@ -276,6 +258,20 @@ def test_cpu_protocol_reduces_every_method_alike_and_is_recorded(tmp_path):
         run_digits(out, trials=1, protocol="paper")
 
 
+def test_method_variants_override_the_presets_parameters():
+    mnist = get_preset("mnist")
+    fixed = mnist.strategy("batch-balance-tau0.3").params()
+    assert fixed["tau"] == 0.3 and fixed["num_pairs"] == 100
+    assert mnist.strategy("batch-balance-eps8").params()["divisor"] == 8.0
+    assert mnist.strategy("batch-balance").params()["divisor"] == 2.0
+    assert get_preset("imbalanced-mnist", protocol="cpu").strategy("batch-balance-k50").params()["num_pairs"] == 50
+    assert {"batch-balance-tau0.05", "batch-balance-eps4", "random"} <= set(mnist.methods())
+    for name in mnist.variants:
+        assert parse_unit_filename(unit_filename(name, 10, 0)) == (name, 10, 0)
+    with pytest.raises(ValueError, match="methods must be among"):
+        run_experiment("digits", out="unused", methods=["batch-balance-tau0.3"], quick=True, log=quiet)
+
+
 def test_candidates_limit_the_points_scored_each_iteration():
     from balance_lite.loop import run_active_learning
     from balance_lite.models import build_model
@@ -298,10 +294,10 @@ def test_candidates_limit_the_points_scored_each_iteration():
 
 
 def test_every_preset_dataset_is_a_data_name_with_a_network():
-    from balance_lite.models import ARCHITECTURES
+    from balance_lite.models import NETWORKS
 
     for preset in PRESETS.values():
-        assert preset.dataset in data.available() and preset.dataset in ARCHITECTURES
+        assert preset.dataset in data.available() and data.dataset_spec(preset.dataset).network in NETWORKS
 
 
 def test_shrink_keeps_the_initial_examples():

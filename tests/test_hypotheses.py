@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from balance_lite.clustering import pairwise_hamming
 from balance_lite.hypotheses import (
     HypothesisSpace,
-    bald_scores,
+    hypothesis_bald_scores,
     class_bald_scores,
     cut_edges,
     ec2_objective,
@@ -35,13 +35,7 @@ from balance_lite.hypotheses import (
 FAST = settings(deadline=None, max_examples=40)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tensors here are tiny: extra threads only add overhead (a lot of it on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def one_hot(preds, C=2):
@@ -86,7 +80,7 @@ def test_ec2_objective_and_cut_edges_example_a():
 
 def test_bald_and_class_bald_example_a():
     # Noise-free BALD is the entropy of the predictive: both points split the prior 2/3 | 1/3.
-    assert torch.allclose(bald_scores(A_PROBS, A_W), torch.tensor([H(2 / 3, 1 / 3)] * 2, dtype=torch.float64))
+    assert torch.allclose(hypothesis_bald_scores(A_PROBS, A_W), torch.tensor([H(2 / 3, 1 / 3)] * 2, dtype=torch.float64))
     # x0: p(y, c) = {(0,c0): 1/3, (0,c1): 1/3, (1,c1): 1/3}; I = H(y) + H(c) - H(y, c) = 2 H(1/3, 2/3) - log 3.
     # x1: y = 0 iff c = c0, so I = H(c) = H(1/3, 2/3).
     expected = torch.tensor([2 * H(1 / 3, 2 / 3) - math.log(3), H(1 / 3, 2 / 3)], dtype=torch.float64)
@@ -94,10 +88,11 @@ def test_bald_and_class_bald_example_a():
 
 
 def test_eced_noise_free_example_a():
-    # Offset, x0: y=0 (2/3) rules out h2 -> (1/3)^2; y=1 (1/3) rules out h0, h1 -> 2 (1/3)^2; E = 2/27 + 2/27 = 4/27.
-    # Offset, x1: y=0 (1/3) rules out h1, h2 -> 2/9; y=1 (2/3) rules out h0 -> 1/9; E = 2/27 + 2/27 = 4/27.
-    assert torch.allclose(eced_scores(A_PROBS, A_W, A_CLASSES), torch.tensor([4 / 27 - 4 / 27, 2 / 9 - 4 / 27], dtype=torch.float64))
-    assert torch.allclose(eced_scores(A_PROBS, A_W, A_CLASSES, offset=False), ec2_scores(A_PROBS, A_W, A_CLASSES))
+    # Noise-free, every label of positive probability is predicted by a live hypothesis: max lambda = 1, nu = 0,
+    # and ECED is EC2: x0 -> 4/27, x1 -> 2/9 (test_ec2_scores_example_a).
+    assert torch.equal(eced_offset(A_PROBS, A_W, A_CLASSES), torch.zeros(2, 2, dtype=torch.float64))
+    assert torch.allclose(eced_scores(A_PROBS, A_W, A_CLASSES), torch.tensor([4 / 27, 2 / 9], dtype=torch.float64))
+    assert torch.allclose(eced_scores(A_PROBS, A_W, A_CLASSES), ec2_scores(A_PROBS, A_W, A_CLASSES))
 
 
 # Example B: two equally likely hypotheses in different classes, label noise 0.2.
@@ -108,7 +103,7 @@ B_CLASSES = torch.tensor([0, 1])
 
 
 def test_likelihood_ratios_example_b():
-    lam = likelihood_ratios(B_PROBS)  # 0.2 / 0.8 = 0.25 off the predicted label
+    lam = likelihood_ratios(B_PROBS.log())  # 0.2 / 0.8 = 0.25 off the predicted label
     assert torch.allclose(lam, torch.tensor([[[1, 0.25], [1, 0.25]], [[0.25, 1], [1, 0.25]]], dtype=torch.float64))
 
 
@@ -117,16 +112,18 @@ def test_eced_terms_example_b():
     # x1: y=0 -> lambdas 1, 1 -> 0; y=1 -> 0.25 * 0.25 -> delta = 0.25 * (1 - 1/16) = 0.234375.
     delta = eced_edge_discount(B_PROBS, B_W, B_CLASSES)
     assert torch.allclose(delta, torch.tensor([[0.1875, 0.1875], [0.0, 0.234375]], dtype=torch.float64))
-    # Offset sum_h w^2 (1 - lambda^2): x0: one hypothesis has lambda 0.25 -> 0.25 * 15/16 = 0.234375 per label;
-    # x1: y=1 gives both lambda 0.25 -> 2 * 0.234375.
-    nu = eced_offset(B_PROBS, B_W)
-    assert torch.allclose(nu, torch.tensor([[0.234375, 0.234375], [0.0, 0.46875]], dtype=torch.float64))
+    # Offset W_E (1 - max_h lambda^2), W_E = 0.25: x0: each label has a hypothesis with lambda 1 -> 0;
+    # x1: y=0 -> max lambda 1 -> 0; y=1 -> max lambda 0.25 -> 0.25 * 15/16 = 0.234375.
+    nu = eced_offset(B_PROBS, B_W, B_CLASSES)
+    assert torch.allclose(nu, torch.tensor([[0.0, 0.0], [0.0, 0.234375]], dtype=torch.float64))
     # p(y | x): x0 -> (0.5, 0.5); x1 -> (0.8, 0.2).
     assert torch.allclose(predictive(B_PROBS, B_W), torch.tensor([[0.5, 0.5], [0.8, 0.2]], dtype=torch.float64))
-    # Without offset: x0 0.1875, x1 0.2 * 0.234375 = 0.046875 (noise alone "discounts" the edge).
+    # Discount alone: x0 0.1875, x1 0.2 * 0.234375 = 0.046875 (noise alone "discounts" the edge).
     assert torch.allclose(eced_scores(B_PROBS, B_W, B_CLASSES, offset=False), torch.tensor([0.1875, 0.046875], dtype=torch.float64))
-    # With offset: x0 0.1875 - 0.234375 = -0.046875; x1 0.2 * (0.234375 - 0.46875) = -0.046875: a tie.
-    assert torch.allclose(eced_scores(B_PROBS, B_W, B_CLASSES), torch.tensor([-0.046875, -0.046875], dtype=torch.float64))
+    # ECED: x0 0.1875 - 0 = 0.1875; x1 is non-informative: exactly 0.
+    scores = eced_scores(B_PROBS, B_W, B_CLASSES)
+    assert torch.allclose(scores, torch.tensor([0.1875, 0.0], dtype=torch.float64))
+    assert scores[1].item() == 0.0
 
 
 def test_posterior_update_example_b():
@@ -188,39 +185,90 @@ def test_ec2_matches_enumeration(seed, n, N, C):
     assert bool((ec2_scores(space.probs, w, space.classes) >= 0).all())
 
 
-@FAST
-@given(seed=st.integers(0, 2**16), n=st.integers(2, 6), N=st.integers(1, 4), C=st.integers(2, 3))
-def test_eced_discount_matches_enumeration(seed, n, N, C):
-    space, _ = random_space(seed, n, N, C, noise=0.2, num_classes=3)
-    got = eced_edge_discount(space.probs, space.prior, space.classes)
-    assert torch.allclose(got, brute_delta(space.probs, space.prior, space.classes))
-    nu = torch.einsum("h,hnc->nc", space.prior**2, 1 - likelihood_ratios(space.probs) ** 2)
-    assert torch.allclose(eced_offset(space.probs, space.prior), nu)
+def brute_eced(probs, w, classes):
+    """Eq. 1 of the paper by enumeration: nu(x, y) = sum over edges of w w' (1 - max_h lambda_{h,y}^2), the max over
+    the hypotheses of positive weight, and Delta_ECED(x) = sum_y p(y | x) (delta(x, y) - nu(x, y))."""
+    n, N, C = probs.shape
+    nu = torch.zeros(N, C, dtype=torch.float64)
+    score = torch.zeros(N, dtype=torch.float64)
+    delta = brute_delta(probs, w, classes)
+    for x, y in itertools.product(range(N), range(C)):
+        lam = [float(probs[h, x, y] / probs[h, x].max()) for h in range(n)]
+        top = max(lam[h] for h in range(n) if w[h] > 0)
+        for h, k in itertools.combinations(range(n), 2):
+            if classes[h] != classes[k]:
+                nu[x, y] += w[h] * w[k] * (1 - top**2)
+        p_y = sum(float(w[h] * probs[h, x, y]) for h in range(n)) / float(w.sum())
+        score[x] += p_y * (delta[x, y] - nu[x, y])
+    return nu, score
 
 
 @FAST
-@given(seed=st.integers(0, 2**16), n=st.integers(2, 7), N=st.integers(1, 5), C=st.integers(2, 3))
-def test_noise_free_eced_is_ec2_minus_the_ruled_out_self_edges(seed, n, N, C):
-    # Derivation: noise-free, lambda_{h,y} = 1[h(x) = y], so delta(x, y) is the weight EC2 cuts and
-    # nu(x, y) = sum_{h(x) != y} w(h)^2. Hence Delta_ECED = Delta_EC2 - E_y[sum_{h(x) != y} w(h)^2],
-    # and Delta_ECED without the offset equals Delta_EC2.
-    space, g = random_space(seed, n, N, C, num_classes=3)
+@given(seed=st.integers(0, 2**16), n=st.integers(2, 6), N=st.integers(1, 4), C=st.integers(2, 3), dead=st.booleans())
+def test_eced_matches_enumeration(seed, n, N, C, dead):
+    space, g = random_space(seed, n, N, C, noise=0.2, num_classes=3)
+    w = space.prior
+    if dead:  # some hypotheses of weight 0: they do not take part in the max
+        w = w * (torch.rand(n, generator=g) > 0.4).double()
+        if float(w.sum()) == 0:
+            w = space.prior
+    got = eced_edge_discount(space.probs, w, space.classes)
+    assert torch.allclose(got, brute_delta(space.probs, w, space.classes))
+    nu, score = brute_eced(space.probs, w, space.classes)
+    assert torch.allclose(eced_offset(space.probs, w, space.classes), nu)
+    assert torch.allclose(eced_scores(space.probs, w, space.classes), score)
+    # The closed form used by eced_scores is E_y[delta - nu], and it is never negative.
+    p_y = predictive(space.probs, w)
+    assert torch.allclose(eced_scores(space.probs, w, space.classes), (p_y * (got - nu)).sum(-1))
+    assert bool((eced_scores(space.probs, w, space.classes) >= 0).all())
+
+
+@FAST
+@given(
+    seed=st.integers(0, 2**16),
+    n=st.integers(1, 8),
+    N=st.integers(1, 4),
+    C=st.integers(2, 5),
+    num_classes=st.integers(1, 4),
+    scale=st.floats(1e-3, 1e3),
+)
+def test_non_informative_tests_score_exactly_zero(seed, n, N, C, num_classes, scale):
+    # A test is non-informative when every hypothesis has the same lambda_{h,y} for every label: here every
+    # hypothesis has the same (random, noisy) label distribution at each point, with random weights and classes.
+    g = torch.Generator().manual_seed(seed)
+    row = torch.rand(1, N, C, generator=g, dtype=torch.float64) + 1e-3
+    probs = (row / row.sum(-1, keepdim=True)).expand(n, N, C).contiguous()
+    w = (torch.rand(n, generator=g, dtype=torch.float64) + 1e-3) * scale
+    classes = torch.randint(num_classes, (n,), generator=g)
+    scores = eced_scores(probs, w, classes)
+    assert torch.equal(scores, torch.zeros(N, dtype=torch.float64))  # exactly, not approximately
+    # ... while the discount alone is positive whenever there is an edge and a label of ratio < 1.
+    if len(classes.unique()) > 1:
+        assert bool((eced_scores(probs, w, classes, offset=False) > 0).all())
+
+
+@FAST
+@given(seed=st.integers(0, 2**16), n=st.integers(2, 7), N=st.integers(1, 5), C=st.integers(2, 3), num_classes=st.integers(1, 4))
+def test_noise_free_eced_is_ec2(seed, n, N, C, num_classes):
+    # Derivation: noise-free, lambda_{h,y} = 1[h(x) = y], so delta(x, y) is the weight EC2 cuts, and every label
+    # of positive probability is predicted by a live hypothesis, so max_h lambda_{h,y} = 1 and nu(x, y) = 0.
+    space, g = random_space(seed, n, N, C, num_classes=num_classes)
     w = space.prior * (torch.rand(n, generator=g) > 0.3).double()
     if float(w.sum()) == 0:
         w = space.prior
     probs, classes = space.probs, space.classes
     ec2 = ec2_scores(probs, w, classes)
-    assert torch.allclose(eced_scores(probs, w, classes, offset=False), ec2)
-    p_y = predictive(probs, w)  # [N, C]
-    ruled_out = torch.einsum("h,hnc->nc", w**2, 1 - probs)  # sum over h with h(x) != y of w(h)^2
-    assert torch.allclose(eced_scores(probs, w, classes), ec2 - (p_y * ruled_out).sum(-1))
+    assert torch.allclose(eced_scores(probs, w, classes), ec2, rtol=1e-12, atol=1e-15)
+    assert torch.allclose(eced_scores(probs, w, classes, offset=False), ec2, rtol=1e-12, atol=1e-15)
+    nu = eced_offset(probs, w, classes)
+    assert bool((nu[predictive(probs, w) > 0] == 0).all())
 
 
 @FAST
 @given(seed=st.integers(0, 2**16), n=st.integers(2, 6), N=st.integers(1, 5), C=st.integers(2, 3), noise=st.sampled_from([0.0, 0.1]))
 def test_information_properties(seed, n, N, C, noise):
     space, g = random_space(seed, n, N, C, noise=noise, num_classes=3)
-    bald = bald_scores(space.probs, space.prior)
+    bald = hypothesis_bald_scores(space.probs, space.prior)
     cb = class_bald_scores(space.probs, space.prior, space.classes)
     assert bool((cb >= 0).all()) and bool((bald <= math.log(C) + 1e-12).all())
     assert bool((cb <= bald + 1e-12).all())  # c is a function of h: I(y; c) <= I(y; h)
@@ -229,7 +277,7 @@ def test_information_properties(seed, n, N, C, noise):
     # Scores permute with the pool.
     perm = torch.randperm(N, generator=g)
     p2 = space.probs[:, perm]
-    assert torch.allclose(bald_scores(p2, space.prior), bald[perm])
+    assert torch.allclose(hypothesis_bald_scores(p2, space.prior), bald[perm])
     assert torch.allclose(eced_scores(p2, space.prior, space.classes), eced_scores(space.probs, space.prior, space.classes)[perm])
 
 
@@ -276,21 +324,18 @@ def test_simulate_binary_search_on_thresholds():
 
 def test_noisy_simulation_reaches_confidence_and_is_reproducible():
     space = threshold_space(torch.linspace(0.05, 0.95, 10), torch.linspace(0, 1, 6)).with_noise(0.1)
-    runs = [simulate(space, "eced_no_offset", 2, slack=0.01, max_queries=200, generator=torch.Generator().manual_seed(1)) for _ in range(2)]
+    runs = [simulate(space, "eced", 2, slack=0.01, max_queries=200, generator=torch.Generator().manual_seed(1)) for _ in range(2)]
     assert runs[0] == runs[1] and runs[0].reached_goal and runs[0].output == 2
 
 
-def test_eced_offset_stalls_on_two_hypotheses():
-    # Example B with the points swapped: x0 is uninformative, x1 informative. With the offset both score
-    # -3/64 (see test_eced_terms_example_b); ties go to the lowest index, and observing x0 changes neither
-    # weight ratio nor score, so the offset policy queries x0 forever. Without the offset x1 wins.
+def test_eced_prefers_the_informative_point_and_stops():
+    # Example B with the points swapped: x0 is uninformative, x1 informative. ECED scores x0 exactly 0 and x1
+    # 0.1875, so the greedy policy only ever buys x1's label (x0 would teach nothing) and reaches the goal.
     probs = B_PROBS.flip(1)
     space = HypothesisSpace(probs, B_W, B_CLASSES, torch.tensor([0.5, 0.5], dtype=torch.float64))
-    assert torch.allclose(policy_scores("eced", space, B_W), torch.full((2,), -0.046875, dtype=torch.float64))
-    run = simulate(space, "eced", 1, slack=0.05, max_queries=5, generator=torch.Generator().manual_seed(0))
-    assert run.queries == [0] * 5 and not run.reached_goal
-    fixed = simulate(space, "eced_no_offset", 1, slack=0.05, max_queries=50, generator=torch.Generator().manual_seed(0))
-    assert set(fixed.queries) == {1} and fixed.reached_goal
+    assert torch.allclose(policy_scores("eced", space, B_W), torch.tensor([0.0, 0.1875], dtype=torch.float64))
+    run = simulate(space, "eced", 1, slack=0.05, max_queries=50, generator=torch.Generator().manual_seed(0))
+    assert set(run.queries) == {1} and run.reached_goal
 
 
 # ---------------------------------------------------------------- the stylized example (Sec. 2.1 / Fig. 2)
@@ -342,6 +387,8 @@ def test_fig2_slopes():
     assert 0.05 <= slope <= 1.0
     assert all(c <= math.log2(1 / s) + 2 for c, s in zip(ec2_s, sigmas))  # "about log(1/sigma)" is an upper bound here
     assert all(e < b for e, b in zip(ec2_s, bald_s))
+    # Noise-free, ECED (Eq. 1) is EC2: the same runs, so the same counts.
+    assert [worst(stylized_example(n, 1 / 16), "eced") for n in ns[:2]] == ec2_n[:2]
 
 
 def test_fit_slope():
@@ -359,13 +406,15 @@ def test_bad_arguments_raise_value_errors_naming_them():
     with pytest.raises(ValueError, match="weights must have shape"):
         ec2_scores(A_PROBS, torch.ones(2), A_CLASSES)
     with pytest.raises(ValueError, match="weights must be non-negative"):
-        bald_scores(A_PROBS, torch.zeros(3))
+        hypothesis_bald_scores(A_PROBS, torch.zeros(3))
     with pytest.raises(ValueError, match="probs must be noise-free"):
         ec2_scores(B_PROBS, B_W, B_CLASSES)
     with pytest.raises(ValueError, match="probs must have shape"):
         eced_scores(A_PROBS[0], A_W, A_CLASSES)
     with pytest.raises(ValueError, match="classes must be"):
         eced_scores(A_PROBS, A_W, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="classes must be"):
+        eced_offset(A_PROBS, A_W, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="point must be"):
         posterior_update(A_W, A_PROBS, 2, 0)
     with pytest.raises(ValueError, match="label must be"):

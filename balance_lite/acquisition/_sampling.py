@@ -1,7 +1,9 @@
 r"""Monte-Carlo label configurations drawn from the joint mixture over hypotheses.
 
+Chapters: *Importance sampling (Eq. 5, App. A.3–A.4)* and *BALD and BatchBALD*.
+
 The predictive distribution of a batch's labels is the uniform mixture of H hypotheses,
-:math:`p(y_{1:b}) = \frac{1}{H}\sum_h \prod_i p(y_i|x_i,w_h)`. We draw a configuration by
+:math:`p(y_{1:b}) = \frac{1}{H}\sum_h \prod_i p(y_i|x_i,\omega_h)`. We draw a configuration by
 drawing a hypothesis, then every label from that hypothesis. Hypotheses are spread evenly
 over the M configurations (``M // H`` each) and the remaining ``M % H`` are drawn uniformly at
 random: a stratified draw, which is unbiased for any M and has lower variance than drawing
@@ -27,7 +29,7 @@ def draw_labels(probs_C_H: Tensor, hyp: Tensor, generator: torch.Generator | Non
     """``[M]`` labels of one point, label m drawn from hypothesis ``hyp[m]``.
 
     Args:
-        probs_C_H: ``[C, H]`` p(c | x, w_h) of the point.
+        probs_C_H: ``[C, H]`` p(c | x, ω_h) of the point.
         hyp: ``[M]`` hypothesis of each configuration.
         generator: the draws are made on its device.
 

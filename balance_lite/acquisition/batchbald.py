@@ -4,11 +4,11 @@ Chapter: *BALD and BatchBALD*.
 
 .. math::
 
-    I(y_{1:b}; w) = H(y_{1:b}) - \sum_{i=1}^{b} \frac{1}{S}\sum_{s=1}^{S} H\big(y_i \mid x_i, w_s\big),
-    \qquad p(y_{1:b}) = \frac{1}{S}\sum_{s=1}^{S} \prod_{i=1}^{b} p(y_i|x_i,w_s).
+    I(y_{1:b}; \omega) = H(y_{1:b}) - \sum_{i=1}^{b} \frac{1}{S}\sum_{s=1}^{S} H\big(y_i \mid x_i, \omega_s\big),
+    \qquad p(y_{1:b}) = \frac{1}{S}\sum_{s=1}^{S} \prod_{i=1}^{b} p(y_i|x_i,\omega_s).
 
 The joint entropy is computed exactly, over all :math:`C^{b-1}` configurations of the chosen
-points, while that number is at most M (``num_samples``); after that, from M configurations
+points, while that number is at most M (``num_configurations``); after that, from M configurations
 drawn from the joint mixture (a hypothesis, then its labels), as Kirsch et al. do, with the
 candidate's own label summed exactly:
 
@@ -16,7 +16,7 @@ candidate's own label summed exactly:
 
     H(y_{1:b}) \approx \frac{1}{M}\sum_{m=1}^{M}\Big(-\log p(y^m_{1:b-1})
         + H\big(y_b \mid y^m_{1:b-1}\big)\Big),
-    \qquad p(y_b | y^m_{1:b-1}) = \sum_s p(w_s | y^m_{1:b-1})\, p(y_b|x_b,w_s).
+    \qquad p(y_b | y^m_{1:b-1}) = \sum_s p(\omega_s | y^m_{1:b-1})\, p(y_b|x_b,\omega_s).
 """
 
 from __future__ import annotations
@@ -26,8 +26,15 @@ import math
 import torch
 from torch import Tensor
 
-from ._checks import check_batch_size, check_generator, check_log_probs, check_positive_int, compute_dtype
-from ._chunks import map_points
+from ._checks import (
+    check_batch_size,
+    check_generator,
+    check_indices,
+    check_log_probs,
+    check_positive_int,
+    compute_dtype,
+)
+from ._chunks import chunks, map_points
 from ._sampling import draw_labels, mixture_hypotheses
 from .scores import entropy_nats
 from .selection import Selection, pick_best, tie_rtol
@@ -36,9 +43,6 @@ __all__ = ["MAX_EXACT_JOINT_ELEMENTS", "batchbald", "joint_mutual_information"]
 
 #: :func:`joint_mutual_information` refuses a batch when ``S * C**b`` exceeds this.
 MAX_EXACT_JOINT_ELEMENTS = 2**26
-
-_CHUNK_ELEMENTS = 2**22
-
 
 def _neg_xlogx_sum(p: Tensor) -> Tensor:
     """``-sum p log p`` over the last axis, with 0 log 0 = 0."""
@@ -55,9 +59,7 @@ class _Pool:
         self.dtype = compute_dtype(log_probs)
         self.device = log_probs.device
         self.probs_NC_S = torch.empty(N * C, S, dtype=self.dtype, device=self.device)
-        step = max(1, _CHUNK_ELEMENTS // (S * C))
-        for s in range(0, N, step):
-            e = min(N, s + step)
+        for s, e in chunks(N, S * C):
             self.probs_NC_S[s * C : e * C].view(e - s, C, S).copy_(log_probs[s:e].transpose(1, 2)).exp_()
         # [N] float64: (1/S) sum_s H(y|x, w_s)
         self.cond = map_points(lambda lp: entropy_nats(lp.double()).mean(1), log_probs)
@@ -69,10 +71,8 @@ class _Pool:
     def entropies(self, right_S_Y: Tensor, weight: float) -> Tensor:
         """``[N]``: ``weight * sum_{c,y} -q log q`` with ``q = P_n right`` for every candidate n."""
         C, Y = self.C, right_S_Y.shape[1]
-        chunk = max(1, _CHUNK_ELEMENTS // (C * Y))
         out = torch.empty(self.N, dtype=self.dtype, device=self.device)
-        for s in range(0, self.N, chunk):
-            e = min(self.N, s + chunk)
+        for s, e in chunks(self.N, C * Y):
             q = self.probs_NC_S[s * C : e * C] @ right_S_Y  # [n*C, Y]
             out[s:e] = _neg_xlogx_sum(q.view(e - s, -1)) * weight
         return out
@@ -136,14 +136,14 @@ def batchbald(
     log_probs: Tensor,
     batch_size: int,
     *,
-    num_samples: int = 10_000,
+    num_configurations: int = 10_000,
     generator: torch.Generator | None = None,
 ) -> Selection:
     r"""Select a batch by greedily maximising the joint mutual information (BatchBALD).
 
     Each greedy step adds the pool point x maximising
-    :math:`I(y_{1:b-1}, y_x; w) = H(y_{1:b-1}, y_x) - \sum_{i} \bar H_i - \bar H_x`, with
-    :math:`\bar H_x = \frac{1}{S}\sum_s H(y|x,w_s)`. The joint entropy is exact while the
+    :math:`I(y_{1:b-1}, y_x; \omega) = H(y_{1:b-1}, y_x) - \sum_{i} \bar H_i - \bar H_x`, with
+    :math:`\bar H_x = \frac{1}{S}\sum_s H(y|x,\omega_s)`. The joint entropy is exact while the
     chosen points have at most M label configurations (:math:`C^{b-1} \le M`, the same rule as
     ``batchbald_redux``) and estimated from M configurations drawn from the joint mixture
     after that; the configurations are drawn once when the exact route stops and extended
@@ -153,7 +153,7 @@ def batchbald(
         log_probs: ``[N, S, C]`` log-probabilities of S hypotheses (MC-dropout masks shared
             by the whole pool).
         batch_size: B, between 1 and N.
-        num_samples: M, the largest number of configurations enumerated exactly, and the
+        num_configurations: M, the largest number of configurations enumerated exactly, and the
             number drawn afterwards. Kirsch et al. use M = 10,000 (our default), which keeps
             the Monte-Carlo error of the joint entropy around 1e-2 nats.
         generator: draws the configurations and breaks ties; ``None`` uses torch's global one.
@@ -163,10 +163,10 @@ def batchbald(
         information (nats, float64) of the batch after each pick.
 
     Raises:
-        TypeError: ``batch_size`` or ``num_samples`` is not an int, ``generator`` is not a
+        TypeError: ``batch_size`` or ``num_configurations`` is not an int, ``generator`` is not a
             ``torch.Generator``, or ``log_probs`` is not floating point.
         ValueError: malformed ``log_probs`` (see :func:`bald_scores`), ``batch_size`` not in
-            ``1..N`` or ``num_samples < 1``.
+            ``1..N`` or ``num_configurations < 1``.
 
     Example:
         >>> lp = torch.randn(8, 5, 3).log_softmax(-1)
@@ -177,7 +177,7 @@ def batchbald(
     """
     N, S, C = check_log_probs(log_probs)
     B = check_batch_size(batch_size, N)
-    M = check_positive_int(num_samples, "num_samples")
+    M = check_positive_int(num_configurations, "num_configurations")
     check_generator(generator)
     pool = _Pool(log_probs)
     state = _JointState(pool, M, generator)
@@ -199,7 +199,7 @@ def batchbald(
 
 
 def joint_mutual_information(log_probs: Tensor, indices: list[int]) -> float:
-    r"""Exact joint mutual information :math:`I(y_{1:b}; w)` of a given batch, in nats.
+    r"""Exact joint mutual information :math:`I(y_{1:b}; \omega)` of a given batch, in nats.
 
     Enumerates all :math:`C^b` label configurations in float64.
 
@@ -220,9 +220,7 @@ def joint_mutual_information(log_probs: Tensor, indices: list[int]) -> float:
         0.6931
     """
     N, S, C = check_log_probs(log_probs)
-    idx = [int(i) for i in indices]
-    if any(not 0 <= i < N for i in idx) or len(set(idx)) != len(idx):
-        raise ValueError(f"indices must be distinct pool positions in [0, {N}), got {list(indices)}")
+    idx = check_indices(indices, N)
     if S * C ** len(idx) > MAX_EXACT_JOINT_ELEMENTS:
         raise ValueError(
             f"joint_mutual_information needs C**b = {C}**{len(idx)} configurations for S = {S} hypotheses, "

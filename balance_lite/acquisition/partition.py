@@ -1,22 +1,23 @@
 r"""BALanCe-Partition: equivalence classes built explicitly by farthest-first traversal (App. B.3).
 
-Chapter: the appendix on BALanCe-Partition.
+Chapter: *BALanCe (Eq. 2-3, Alg. 1)* (classes from Hamming distances; this module makes the classes explicit).
 
 Instead of asking, pair by pair, whether two hypotheses are more than tau apart, we partition
-all 2K hypotheses into equivalence classes of radius tau with Gonzalez's farthest-first
+all 2K hypotheses into equivalence classes of radius :math:`\gamma = \tau` (App. B.3: "each data
+point has at most :math:`\tau` Hamming distance to the corresponding cluster center") with Gonzalez's farthest-first
 traversal on their Hamming distances on :math:`\bar D_{pool}`
 (:func:`balance_lite.clustering.farthest_first_classes`). Every two hypotheses in different
-classes are joined by an edge, and a label discounts each edge as in Eq. 3.
+classes are joined by an edge, and a label discounts each edge as in Eq. 2-3.
 
-Our reading of App. B.3, stated exactly: with the 2K hypotheses :math:`w_1, \dots, w_{2K}`
-(both sets) and their classes :math:`\kappa(w_h)`,
+Our reading of App. B.3, stated exactly: with the 2K hypotheses :math:`\omega_1, \dots, \omega_{2K}`
+(both sets) and their classes :math:`r(\omega_h)`,
 
 .. math::
 
     \Delta_{\mathrm{P}}(x) = \sum_{y} p(y|x)\, \frac{1}{(2K)^2} \sum_{h=1}^{2K}\sum_{h'=1}^{2K}
-        \mathbb{1}[\kappa(w_h) \ne \kappa(w_{h'})]\, \big(1 - \lambda_{w_h}(y|x)\, \lambda_{w_{h'}}(y|x)\big),
+        \mathbb{1}[r(\omega_h) \ne r(\omega_{h'})]\, \big(1 - \lambda_{\omega_h,y}\, \lambda_{\omega_{h'},y}\big),
 
-the estimate of :math:`\mathbb{E}_{w,w'}\mathbb{E}_y[\mathbb{1}[\kappa(w) \ne \kappa(w')](1 - \lambda_{w,y}\lambda_{w',y})]`
+the estimate of :math:`\mathbb{E}_{\omega,\omega'}\mathbb{E}_y[\mathbb{1}[r(\omega) \ne r(\omega')](1 - \lambda_{\omega,y}\lambda_{\omega',y})]`
 from all ordered pairs of the 2K samples, where Eq. 3 uses only the K drawn pairs.
 """
 
@@ -26,10 +27,9 @@ import torch
 from torch import Tensor
 
 from ..clustering import farthest_first_classes, pairwise_hamming
-from ._checks import check_pair
+from ._checks import check_pair, check_preds, check_unit_interval
 from ._chunks import map_points
-from .balance import lambda_ratios
-from .hamming import _check_preds, _check_unit_interval
+from .balance import likelihood_ratios
 
 __all__ = ["partition_classes", "partition_scores"]
 
@@ -45,7 +45,7 @@ def partition_classes(preds_a: Tensor, preds_b: Tensor, tau: float) -> Tensor:
         preds_a: ``[K, U]`` integer labels of the first hypothesis of each pair on
             :math:`\bar D_{pool}`.
         preds_b: ``[K, U]`` integer labels of the second hypothesis of each pair.
-        tau: the class radius, in [0, 1] (see :func:`annealed_tau`).
+        tau: used as the class radius :math:`\gamma = \tau` (App. B.3), in [0, 1] (see :func:`annealed_tau`).
 
     Returns:
         ``[2K]`` long class labels ``0..num_classes-1`` on the inputs' device.
@@ -59,8 +59,8 @@ def partition_classes(preds_a: Tensor, preds_b: Tensor, tau: float) -> Tensor:
         >>> partition_classes(a, b, tau=0.25)
         tensor([0, 1, 0, 1])
     """
-    tau = _check_unit_interval(tau, "tau")
-    _check_preds(preds_a, preds_b)
+    tau = check_unit_interval(tau, "tau")
+    check_preds(preds_a, preds_b)
     labels, _ = farthest_first_classes(pairwise_hamming(torch.cat([preds_a, preds_b])), radius=tau)
     return labels
 
@@ -69,7 +69,7 @@ def partition_scores(log_probs_a: Tensor, log_probs_b: Tensor, classes: Tensor) 
     r"""BALanCe-Partition score of every pool point (App. B.3 of the paper).
 
     :math:`\Delta_{\mathrm{P}}(x)` as in the module docstring, computed without the
-    :math:`(2K)^2` double sum: with :math:`\Lambda(y) = \sum_h \lambda_{w_h}(y|x)`,
+    :math:`(2K)^2` double sum: with :math:`\Lambda(y) = \sum_h \lambda_{\omega_h,y}`,
     :math:`\Lambda_k(y)` the same sum over class k and :math:`n_k` the size of class k,
 
     .. math::
@@ -114,7 +114,7 @@ def partition_scores(log_probs_a: Tensor, log_probs_b: Tensor, classes: Tensor) 
 
     def one_chunk(lp_a: Tensor, lp_b: Tensor) -> Tensor:
         lp = torch.cat([lp_a, lp_b], 1).double()  # [n, 2K, C]
-        lam_by_class = lambda_ratios(lp).transpose(1, 2) @ one_hot  # [n, C, n_classes]: Lambda_k(y)
+        lam_by_class = likelihood_ratios(lp).transpose(1, 2) @ one_hot  # [n, C, n_classes]: Lambda_k(y)
         lam_total = lam_by_class.sum(-1, keepdim=True)  # [n, C, 1]: Lambda(y)
         # sum_k Lambda_k (Lambda - Lambda_k): exactly 0 with a single class
         cross_keep = (lam_by_class * (lam_total - lam_by_class)).sum(-1)  # [n, C]

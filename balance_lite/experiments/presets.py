@@ -1,5 +1,7 @@
 r"""Presets: the settings of each of the paper's experiments, and their quick variants.
 
+Chapter: *The active learning loop in 30 lines* (the last section: the paper's experiments as presets).
+
 A :class:`Preset` names the dataset, the batch sizes B, the label budget, the acquisition
 parameters (S MC samples, K hypothesis pairs, M label configurations, the tau rule) and the
 training settings. Its :meth:`Preset.quick_variant` runs the same code path on a small pool
@@ -28,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import ArrayDataset, Splits
-from ..strategies import Strategy, get_strategy
+from ..data import ArrayDataset, Splits, dataset_spec, images, uci
+from ..models import build_model
+from ..strategies import STRATEGIES, Strategy, get_strategy
 from ..train import TrainConfig, train_config_for
 
 __all__ = ["PAPER_SETTINGS_FILE", "PRESETS", "PROTOCOLS", "Preset", "available", "get_preset", "paper_settings",
@@ -38,7 +41,7 @@ __all__ = ["PAPER_SETTINGS_FILE", "PRESETS", "PROTOCOLS", "Preset", "available",
 #: Methods run when the command line does not say (the issue's example).
 DEFAULT_METHODS = ("batch-balance", "batchbald", "random")
 
-#: The protocols of every preset: the paper's settings, or their stated reduction for a CPU.
+#: The protocols of every preset, the paper's settings or their stated reduction for a CPU.
 PROTOCOLS = ("paper", "cpu")
 
 
@@ -69,6 +72,8 @@ class Preset:
         protocol: ``"paper"`` or ``"cpu"`` (see :data:`PROTOCOLS`).
         cpu: the fields the ``cpu`` protocol changes.
         cpu_notes: the ``cpu`` protocol's reductions, in words.
+        variants: named variants of a method, ``{name: (method, {parameter: value})}``, e.g. BALanCe
+            with a fixed tau (Fig. 3b) or K = 50 (Fig. 3a); run them like any method (``--methods``).
     """
 
     name: str
@@ -91,6 +96,7 @@ class Preset:
     protocol: str = "paper"
     cpu: dict = field(default_factory=dict)
     cpu_notes: str = ""
+    variants: dict = field(default_factory=dict)
 
     def quick_variant(self) -> "Preset":
         """The same experiment, small: the preset's ``quick`` fields replace its own."""
@@ -122,28 +128,30 @@ class Preset:
         """The training settings: the paper's for the dataset, with this preset's overrides."""
         return train_config_for(self.dataset, **self.train)
 
+    def methods(self) -> list[str]:
+        """Every method name this preset runs: the registered strategies and its variants."""
+        return [*STRATEGIES, *self.variants]
+
     def strategy(self, method: str) -> Strategy:
         """The acquisition strategy ``method`` with this preset's S, K, M and tau rule.
+
+        The method takes the preset fields it declares (:attr:`balance_lite.strategies.Method.preset_fields`);
+        a variant's parameters override them.
 
         Raises:
             ValueError: an unknown method name.
         """
-        params: dict = {}
-        if method in ("bald", "entropy", "mean-std", "variation-ratio"):
-            params = {"num_samples": self.num_samples}
-        elif method == "batchbald":
-            params = {"num_samples": self.num_samples, "num_configurations": self.num_configurations}
-        elif method in ("balance", "batch-balance", "balance-partition"):
-            params = {"num_pairs": self.num_pairs, "divisor": self.divisor}
-        elif method == "batch-balance-importance":
-            params = {"num_pairs": self.num_pairs, "divisor": self.divisor,
-                      "num_configurations": self.num_configurations}
-        return get_strategy(method, **params)
+        base, overrides = self.variants.get(method, (method, {}))
+        if base not in STRATEGIES:
+            raise ValueError(f"method must be one of {self.methods()}, got {method!r}")
+        params = {f: getattr(self, f) for f in STRATEGIES[base].preset_fields}
+        return get_strategy(base, **{**params, **overrides})
 
     def to_dict(self) -> dict:
         """Every field, JSON-ready (for the run manifest)."""
         d = dataclasses.asdict(self)
         d["batch_sizes"] = list(self.batch_sizes)
+        d["variants"] = {name: [base, dict(overrides)] for name, (base, overrides) in self.variants.items()}
         return d
 
 
@@ -236,6 +244,12 @@ def _cpu_note(cpu: dict) -> str:
 
 
 _MNIST_CPU = _cpu(2000, 20, 160)
+
+#: Fig. 3b, BALanCe with fixed tau = 0.05, 0.15, 0.3 and annealed tau = eps/2, eps/4, eps/8.
+_TAU_STUDY = {
+    **{f"batch-balance-tau{tau}": ("batch-balance", {"tau": tau}) for tau in (0.05, 0.15, 0.3)},
+    **{f"batch-balance-eps{d}": ("batch-balance", {"divisor": float(d)}) for d in (2, 4, 8)},
+}
 _REPEATED_CPU = _cpu(None, 20, 130)  # duplicates are the point: the pool is not subsampled
 _FASHION_CPU = _cpu(2000, 20, 160)
 _EMNIST_CPU = _cpu(2000, 10, 150)
@@ -252,7 +266,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     _preset("mnist", "mnist", (1, 3, 10), 260, _QUICK_IMAGES,
             "Sec. 4.3: B = 1, 3, 10; K = 100 'for all the methods'; tau = eps/2; 20 initial labels (2 per class); "
             "budget 260 (released code). " + _COMMON,
-            cpu=_MNIST_CPU, cpu_notes=_cpu_note(_MNIST_CPU), divisor=2.0),
+            cpu=_MNIST_CPU, cpu_notes=_cpu_note(_MNIST_CPU), divisor=2.0, variants=_TAU_STUDY),
     _preset("repeated-mnist", "repeated-mnist", (10,), 300, _QUICK_IMAGES,
             "Sec. 4.1 and 4.3: the pool replicated twice more (3 copies) with Gaussian noise of std 0.1 after "
             "normalising; B = 10; tau = eps/4; K = 100 (released code); budget 300 (released code). " + _COMMON,
@@ -263,7 +277,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "Sec. 4.2, Fig. 3a: MNIST with a random portion of each class removed from the pool (our portions: "
             "see balance_lite.data.images.IMBALANCED_LOG10_KEEP), B = 1, K = 100 (the figure also runs BALanCe "
             "with K = 50); tau = eps/2 as for MNIST (the text does not say); budget 260 as MNIST (ours). " + _COMMON,
-            cpu=_IMBALANCED_CPU, cpu_notes=_cpu_note(_IMBALANCED_CPU), divisor=2.0),
+            cpu=_IMBALANCED_CPU, cpu_notes=_cpu_note(_IMBALANCED_CPU), divisor=2.0,
+            variants={"batch-balance-k50": ("batch-balance", {"num_pairs": 50})}),
     _preset("fashion-mnist", "fashion-mnist", (10,), 360, _QUICK_IMAGES,
             "Sec. 4.3: B = 10, tau = eps/4, the EMNIST CNN with 10 outputs; K = 100 and budget 360 (released "
             "code). " + _COMMON, cpu=_FASHION_CPU, cpu_notes=_cpu_note(_FASHION_CPU)),
@@ -281,7 +296,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
 ]}
 
 
-#: The paper's value of each preset setting, with its source: ``paper_settings.csv`` beside this module.
+#: The paper's value of each preset setting with its source, ``paper_settings.csv`` beside this module.
 PAPER_SETTINGS_FILE = Path(__file__).with_name("paper_settings.csv")
 
 
@@ -304,13 +319,11 @@ def setting_value(preset: Preset, setting: str) -> str:
     Raises:
         ValueError: an unknown setting.
     """
-    from ..data import images, uci
-    from ..models import build_model
 
     def num(x) -> str:
         return f"{x:g}" if isinstance(x, float) else str(x)
 
-    tabular = preset.dataset in uci.UCI_LOADERS
+    tabular = dataset_spec(preset.dataset).kind == "tabular"
     family = "emnist" if preset.dataset.startswith("emnist") else (
         "fashion-mnist" if preset.dataset == "fashion-mnist" else "mnist")
     if setting == "batch_sizes":

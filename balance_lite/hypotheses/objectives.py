@@ -1,10 +1,11 @@
 r"""EC², ECED and BALD on a finite hypothesis space, computed exactly.
 
-Taught in ``book/ec2.ipynb`` (EC², App. A.1 of the paper), ``book/eced.ipynb`` (ECED, Eq. 1 of
-the paper) and ``book/information_vs_classes.ipynb`` (BALD against both).
+Chapters: *EC²: cutting edges between equivalence classes* (EC², App. A.1 of the paper),
+*ECED: discounting edges when labels are noisy* (ECED, Eq. 1 of the paper, Sec. 2.2) and
+*When information is not what you need* (BALD against both).
 
 Conventions. ``probs`` is ``[n, N, C]``, the likelihood :math:`p(y \mid h, x)` of n hypotheses
-on N candidate points with C labels. ``weights`` is ``[n]``, the unnormalised posterior
+on N candidate points with C labels (symbols as on the book's Notation page). ``weights`` is ``[n]``, the unnormalised posterior
 :math:`w(h) = p(h, D) = p(h) \prod_{(x, y) \in D} p(y \mid h, x)`: the prior before any
 observation, updated by :func:`posterior_update`. In the noise-free case it is the prior times
 the indicator that h is consistent with D. ``classes`` is ``[n]`` long equivalence-class ids.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from balance_lite.acquisition.balance import likelihood_ratios
+
 __all__ = [
     "likelihood_ratios",
     "predictive",
@@ -30,7 +33,7 @@ __all__ = [
     "eced_edge_discount",
     "eced_offset",
     "eced_scores",
-    "bald_scores",
+    "hypothesis_bald_scores",
     "class_bald_scores",
 ]
 
@@ -56,7 +59,7 @@ def _class_sums(masses: Tensor, classes: Tensor) -> Tensor:
 def _edge_weight_of(masses: Tensor, classes: Tensor) -> Tensor:
     r"""Sum over pairs in different classes of the product of masses, for every trailing index.
 
-    :math:`\sum_{\{h, h'\}: c(h) \ne c(h')} m(h) m(h') = \frac{1}{2}\big((\sum_k M_k)^2 - \sum_k M_k^2\big)`
+    :math:`\sum_{\{h, h'\}: r(h) \ne r(h')} m(h) m(h') = \frac{1}{2}\big((\sum_k M_k)^2 - \sum_k M_k^2\big)`
     with :math:`M_k` the mass of class k: O(n) instead of O(n^2).
     """
     M = _class_sums(masses, classes)
@@ -65,29 +68,6 @@ def _edge_weight_of(masses: Tensor, classes: Tensor) -> Tensor:
 
 def _entropy(p: Tensor) -> Tensor:
     return -torch.xlogy(p, p).sum(-1)
-
-
-def likelihood_ratios(probs: Tensor) -> Tensor:
-    r"""ECED's likelihood ratios :math:`\lambda_{h,y} = p(y \mid h, x) / \max_{y'} p(y' \mid h, x)`.
-
-    Args:
-        probs: ``[n, N, C]`` likelihoods.
-
-    Returns:
-        ``[n, N, C]`` float64 ratios in [0, 1]; 1 at each hypothesis' most likely label. In the
-        noise-free case :math:`\lambda_{h,y} = \mathbb{1}[h(x) = y]`.
-
-    Raises:
-        ValueError: ``probs`` is not ``[n, N, C]``.
-
-    Example:
-        >>> likelihood_ratios(torch.tensor([[[0.8, 0.2]]]))
-        tensor([[[1.0000, 0.2500]]], dtype=torch.float64)
-    """
-    if probs.dim() != 3:
-        raise ValueError(f"probs must have shape [n, N, C], got {tuple(probs.shape)}")
-    probs = probs.double()
-    return probs / probs.amax(-1, keepdim=True)
 
 
 def predictive(probs: Tensor, weights: Tensor) -> Tensor:
@@ -144,7 +124,7 @@ def posterior_update(weights: Tensor, probs: Tensor, point: int, label: int) -> 
 
 
 def edge_weight(weights: Tensor, classes: Tensor) -> Tensor:
-    r"""Total weight of the EC² edges: :math:`W(w) = \sum_{\{h, h'\}: c(h) \ne c(h')} w(h) w(h')`.
+    r"""Total weight of the EC² edges: :math:`W(w) = \sum_{\{h, h'\}: r(h) \ne r(h')} w(h) w(h')`.
 
     One edge per unordered pair of hypotheses in different equivalence classes (App. A.1).
 
@@ -271,7 +251,7 @@ def ec2_scores(probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
 def eced_edge_discount(probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
     r"""ECED's edge discount :math:`\delta(x, y \mid D)` for every point and label (Eq. 1).
 
-    :math:`\delta(x, y \mid D) = \sum_{\{h, h'\}: c(h) \ne c(h')} w(h) w(h') (1 - \lambda_{h,y} \lambda_{h',y})
+    :math:`\delta(x, y \mid D) = \sum_{\{h, h'\}: r(h) \ne r(h')} w(h) w(h') (1 - \lambda_{h,y} \lambda_{h',y})
     = W(w) - W(w \cdot \lambda_{\cdot, y})`, with :math:`\lambda` the :func:`likelihood_ratios`
     at x: the edge weight removed when every edge is multiplied by the likelihood ratios of its
     two ends. Noise-free, :math:`\lambda_{h,y} = \mathbb{1}[h(x) = y]` and this is the weight of
@@ -295,19 +275,34 @@ def eced_edge_discount(probs: Tensor, weights: Tensor, classes: Tensor) -> Tenso
     """
     _check(probs, weights, classes)
     w = weights.double()
-    lam = likelihood_ratios(probs)
+    lam = likelihood_ratios(probs.double().log())
     return (_edge_weight_of(w, classes) - _edge_weight_of(w[:, None, None] * lam, classes)).clamp_min(0.0)
 
 
-def eced_offset(probs: Tensor, weights: Tensor) -> Tensor:
-    r"""ECED's offset :math:`\nu(x, y \mid D) = \sum_h w(h)^2 (1 - \lambda_{h,y}^2)` (Eq. 1).
+def _support_max_ratio(lam: Tensor, weights: Tensor) -> Tensor:
+    r"""``[N, C]`` :math:`\max_h \lambda_{h,y}` over the hypotheses with positive weight (the posterior's support)."""
+    alive = weights > 0
+    return lam[alive].amax(0)
 
-    The discount that the "self-edge" :math:`\{h, h\}` of weight :math:`w(h)^2` would receive:
-    ECED subtracts it so that discounting caused by noise alone is not counted as progress.
+
+def eced_offset(probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
+    r"""ECED's offset :math:`\nu(x, y \mid D) = \sum_{\{h, h'\} \in E} w(h) w(h') (1 - \max_h \lambda_{h,y}^2)` (Eq. 1).
+
+    The total edge weight :math:`W_E = \sum_{\{h, h'\} \in E} w(h) w(h')` times
+    :math:`1 - \max_h \lambda_{h,y}^2`: the discount that label y would apply to every edge if
+    every hypothesis were as surprised by it as the least surprised one. Subtracting it makes a
+    non-informative test (every hypothesis with the same :math:`\lambda_{h,y}` for every y) score
+    exactly 0 (Sec. 2.2 of the paper: "such that the value of a non-informative test is 0").
+    The maximum runs over the hypotheses with positive weight, the support of the posterior: a
+    hypothesis already ruled out is no longer a candidate (this only matters for labels that
+    have predictive probability 0, so the scores do not depend on it).
+    Noise-free, :math:`\max_h \lambda_{h,y} = 1` for every label some live hypothesis predicts,
+    so :math:`\nu = 0` wherever :math:`p(y \mid x, D) > 0`.
 
     Args:
         probs: ``[n, N, C]`` likelihoods.
         weights: ``[n]`` unnormalised posterior.
+        classes: ``[n]`` long class ids.
 
     Returns:
         ``[N, C]`` float64 non-negative offsets.
@@ -316,54 +311,73 @@ def eced_offset(probs: Tensor, weights: Tensor) -> Tensor:
         ValueError: shapes disagree, or ``weights`` are negative or all zero.
 
     Example:
-        >>> eced_offset(torch.tensor([[[0.8, 0.2]], [[0.2, 0.8]]]), torch.tensor([0.5, 0.5]))  # 0.25 * (1 - 0.25**2)
-        tensor([[0.2344, 0.2344]], dtype=torch.float64)
+        >>> probs = torch.tensor([[[0.8, 0.2]], [[0.2, 0.8]]])  # each label: max lambda = 1
+        >>> eced_offset(probs, torch.tensor([0.5, 0.5]), torch.tensor([0, 1]))
+        tensor([[0., 0.]], dtype=torch.float64)
+        >>> probs = torch.tensor([[[0.8, 0.2]], [[0.8, 0.2]]])  # label 1: max lambda = 0.25
+        >>> eced_offset(probs, torch.tensor([0.5, 0.5]), torch.tensor([0, 1]))  # 0.25 * (1 - 0.25**2)
+        tensor([[0.0000, 0.2344]], dtype=torch.float64)
     """
-    _check(probs, weights)
-    lam = likelihood_ratios(probs)
-    return torch.einsum("h,hnc->nc", weights.double().square(), 1.0 - lam.square())
+    _check(probs, weights, classes)
+    w = weights.double()
+    top = _support_max_ratio(likelihood_ratios(probs.double().log()), w)  # [N, C]
+    return _edge_weight_of(w, classes) * (1.0 - top.square())
 
 
 def eced_scores(probs: Tensor, weights: Tensor, classes: Tensor, *, offset: bool = True) -> Tensor:
     r"""ECED's acquisition :math:`\Delta_{ECED}(x \mid D) = \mathbb{E}_{y}[\delta(x, y \mid D) - \nu(x, y \mid D)]` (Eq. 1).
 
     The expectation is over the posterior predictive :math:`p(y \mid x, D)` (:func:`predictive`);
-    :math:`\delta` is :func:`eced_edge_discount` and :math:`\nu` is :func:`eced_offset`
-    (dropped with ``offset=False``, as BALanCe does).
+    :math:`\delta` is :func:`eced_edge_discount` and :math:`\nu` is :func:`eced_offset`. Edge by
+    edge the bracket is :math:`w(h) w(h') (a_y^2 - \lambda_{h,y} \lambda_{h',y})` with
+    :math:`a_y = \max_h \lambda_{h,y}`, which is never negative; we compute it in that form,
+    writing :math:`\lambda_{h,y} = a_y + d_{h,y}` (:math:`d \le 0`), so that a non-informative
+    test (all :math:`d = 0`) scores exactly 0, with no rounding.
 
-    Noise-free relation to EC² (derived in ``book/eced.ipynb`` and tested): with 0/1
-    likelihoods :math:`\lambda_{h,y} = \mathbb{1}[h(x) = y]`, so :math:`\delta` is the weight EC²
-    cuts and :math:`\nu(x, y) = \sum_{h: h(x) \ne y} w(h)^2`, hence
+    Noise-free (derived in ``book/eced.ipynb`` and tested): :math:`\lambda_{h,y} = \mathbb{1}[h(x) = y]`,
+    :math:`\delta` is the weight EC² cuts and :math:`\nu(x, y) = 0` for every label of positive
+    probability, so :math:`\Delta_{ECED} = \Delta_{EC^2}` (App. A.1).
 
-    .. math::
-        \Delta_{ECED}(x \mid D) = \Delta_{EC^2}(x \mid D) - \sum_y p(y \mid x, D) \sum_{h: h(x) \ne y} w(h)^2,
-
-    and with ``offset=False`` the two are equal.
+    ``offset=False`` returns :math:`\mathbb{E}_y[\delta(x, y \mid D)]` alone: the quantity that
+    BALanCe estimates after dropping the offset (Sec. 3.1 and App. A.2 of the paper). It is
+    not ECED's objective: it scores noise-only discounting above 0.
 
     Args:
         probs: ``[n, N, C]`` likelihoods.
         weights: ``[n]`` unnormalised posterior.
         classes: ``[n]`` long class ids.
-        offset: subtract the offset :math:`\nu`.
+        offset: subtract the offset :math:`\nu` (ECED, Eq. 1); False keeps the discount only.
 
     Returns:
-        ``[N]`` float64 scores (may be negative with the offset).
+        ``[N]`` float64 non-negative scores.
 
     Raises:
         ValueError: shapes disagree, or ``weights`` are negative or all zero.
 
     Example:
-        >>> probs = torch.tensor([[[0.8, 0.2]], [[0.2, 0.8]]])
+        >>> probs = torch.tensor([[[0.8, 0.2], [0.8, 0.2]], [[0.2, 0.8], [0.8, 0.2]]])  # x0 informative, x1 not
+        >>> eced_scores(probs, torch.tensor([0.5, 0.5]), torch.tensor([0, 1]))
+        tensor([0.1875, 0.0000], dtype=torch.float64)
         >>> eced_scores(probs, torch.tensor([0.5, 0.5]), torch.tensor([0, 1]), offset=False)
-        tensor([0.1875], dtype=torch.float64)
+        tensor([0.1875, 0.0469], dtype=torch.float64)
     """
-    gain = eced_edge_discount(probs, weights, classes)
-    if offset:
-        gain = gain - eced_offset(probs, weights)
-    return (predictive(probs, weights) * gain).sum(-1)
+    _check(probs, weights, classes)
+    if not offset:
+        return (predictive(probs, weights) * eced_edge_discount(probs, weights, classes)).sum(-1)
+    w = weights.double()
+    lam = likelihood_ratios(probs.double().log())  # [n, N, C]
+    top = _support_max_ratio(lam, w)  # [N, C]
+    d = lam - top  # [n, N, C], <= 0 on the support; exactly 0 where lambda is the maximum
+    masses = w[:, None, None] * d  # [n, N, C]
+    # sum over edges of w w' (a^2 - (a + d)(a + d')) = -a * sum_edges w w' (d + d') - sum_edges w w' d d'
+    M = _class_sums(w, classes)  # [K] class masses
+    outside = M.sum() - M[classes]  # [n] weight outside each hypothesis' class
+    linear = torch.einsum("hnc,h->nc", masses, outside)  # sum over edges of w w' (d + d')
+    gain = (-top * linear - _edge_weight_of(masses, classes)).clamp_min(0.0)
+    return (predictive(probs, weights) * gain).sum(-1) + 0.0
 
 
-def bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
+def hypothesis_bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
     r"""BALD: the mutual information :math:`I(y; h \mid x, D)` between the label and the hypothesis.
 
     :math:`I(y; h \mid x, D) = H[p(y \mid x, D)] - \sum_h p(h \mid D)\, H[p(y \mid h, x)]`, in nats.
@@ -381,7 +395,7 @@ def bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
 
     Example:
         >>> probs = torch.nn.functional.one_hot(torch.tensor([[0, 0], [0, 1]]), 2).double()
-        >>> bald_scores(probs, torch.tensor([0.5, 0.5]))  # log 2 on the point that splits them
+        >>> hypothesis_bald_scores(probs, torch.tensor([0.5, 0.5]))  # log 2 on the point that splits them
         tensor([0.0000, 0.6931], dtype=torch.float64)
     """
     _check(probs, weights)
@@ -392,9 +406,11 @@ def bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
 
 
 def class_bald_scores(probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
-    r"""The mutual information :math:`I(y; c \mid x, D)` between the label and the equivalence class.
+    r"""The mutual information :math:`I(y; r(h) \mid x, D)` between the label and the equivalence class.
 
-    :math:`I(y; c) = H(y) + H(c) - H(y, c)` with :math:`p(y, c \mid x, D) = \sum_{h \in c} p(h \mid D)\, p(y \mid h, x)`, in nats.
+    :math:`I(y; r(h)) = H(y) + H(r(h)) - H(y, r(h))` with
+    :math:`p(y, r(h) = i \mid x, D) = \sum_{h: r(h) = i} p(h \mid D)\, p(y \mid h, x)`, in nats
+    (defined on the book's Notation page; a comparison of the book's, not in the paper).
 
     Args:
         probs: ``[n, N, C]`` likelihoods.

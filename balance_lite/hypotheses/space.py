@@ -1,6 +1,6 @@
 r"""A finite hypothesis space: predictions, prior, equivalence classes and a data distribution.
 
-Taught in the chapters ``book/cost_of_labels.ipynb`` and ``book/ec2.ipynb``.
+Chapters: *The cost of labels* and *EC²: cutting edges between equivalence classes*.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ _ATOL = 1e-6
 def weighted_hamming(preds: Tensor, point_weights: Tensor | None = None) -> Tensor:
     r"""Hamming distance between prediction vectors under a distribution over points.
 
-    :math:`d_H(h, h') = \sum_x w(x) \mathbb{1}[h(x) \ne h'(x)]`, the probability that ``h`` and
-    ``h'`` disagree on a point drawn from ``w``. With ``point_weights=None`` (or all weights equal)
+    :math:`d_H(h, h') = \sum_x q(x) \mathbb{1}[h(x) \ne h'(x)]`, the probability that ``h`` and
+    ``h'`` disagree on a point drawn from q (``point_weights``). With ``point_weights=None`` (or all weights equal)
     this is :func:`balance_lite.clustering.pairwise_hamming`, which it calls.
 
     Args:
@@ -121,8 +121,8 @@ class HypothesisSpace:
     ) -> HypothesisSpace:
         r"""A space from hard predictions, optionally with symmetric label noise.
 
-        With noise ``eps``, :math:`p(y \mid h, x) = 1 - \epsilon` for the predicted label and
-        :math:`\epsilon / (C - 1)` for each other label.
+        With noise rate :math:`\eta` (``noise``), :math:`p(y \mid h, x) = 1 - \eta` for the predicted
+        label and :math:`\eta / (C - 1)` for each other label.
 
         Args:
             preds: ``[n, N]`` integer labels in ``0..C-1``.
@@ -130,7 +130,7 @@ class HypothesisSpace:
             prior: ``[n]`` prior; default uniform.
             classes: ``[n]`` class ids; default every hypothesis its own class.
             point_weights: ``[N]`` data distribution; default uniform.
-            noise: the label-noise rate eps, in ``[0, (C-1)/C)``.
+            noise: the label-noise rate :math:`\eta`, in ``[0, (C-1)/C)``.
 
         Returns:
             The :class:`HypothesisSpace` (float64, on ``preds``' device).
