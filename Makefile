@@ -10,7 +10,7 @@ SHARED_DATA := $(wildcard $(abspath ../shared/data))
 export BALANCE_LITE_DATA ?= $(SHARED_DATA)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env book test bench clean
+.PHONY: env book test bench student clean
 
 env: $(STAMP)
 
@@ -31,10 +31,14 @@ test: book
 	scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax -p no:cacheprovider tests book
 
+## Student notebooks (solutions stubbed, hidden tests removed) and an nbgrader course, in student/.
+student: $(STAMP)
+	$(BIN)/python scripts/student.py --out student
+
 ## Speed and memory of the acquisition functions at the paper's scale (prints tables).
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench]"
 	$(BIN)/python -m balance_lite.benchmarks.acquisition
 
 clean:
-	rm -rf _build vendor_js
+	rm -rf _build vendor_js student
