@@ -8,7 +8,10 @@
   manually graded cells with a rubric; at least three graded exercises per chapter;
 - that no solution survives in the student notebook (code, written answers, rubrics, hidden tests);
 - ``nbgrader autograde`` of two submissions: the instructor's notebook gets full marks on every
-  auto-graded cell, the untouched student notebook gets zero on every one, and neither run crashes.
+  auto-graded cell, the untouched student notebook gets zero on every one, and neither run crashes;
+- that no cell of the instructor notebook raises when the autograder executes it: this run is the
+  chapters' execution test in CI (what ``pytest --nbval-lax book`` checks), so ``make test`` does not
+  execute the chapters a second time under nbval.
 
 Autograding executes the notebooks, so the chapters are graded in parallel, one nbgrader course
 (and gradebook) per chapter.
@@ -185,8 +188,14 @@ def autograde(chapter: str, root: Path, threads: int) -> dict:
             grades[who] = [(g.name, g.cell_type if hasattr(g, "cell_type") else None, g.auto_score, g.max_score,
                             g.needs_manual_grade) for g in nb.grades]
     del saved
+    errors = {}
+    for who in STUDENTS:
+        graded = root / "autograded" / who / chapter / f"{chapter}.ipynb"
+        errors[who] = [f"cell {i} ({nbg(c).get('grade_id', 'not graded')}): {o.get('ename')}: {o.get('evalue', '')[:200]}"
+                       for i, c in enumerate(cells(graded)) if c["cell_type"] == "code"
+                       for o in c.get("outputs", []) if o.get("output_type") == "error"] if graded.is_file() else None
     return {"returncode": done.returncode, "log": done.stdout[-3000:] + done.stderr[-6000:], "grades": grades,
-            "seconds": time.perf_counter() - start}
+            "errors": errors, "seconds": time.perf_counter() - start}
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +212,13 @@ def autograded(tmp_path_factory):
     print(f"\nautograded {len(CHAPTERS)} chapters x {len(STUDENTS)} submissions in {elapsed:.0f} s "
           f"({jobs} in parallel): " + ", ".join(f"{ch} {r['seconds']:.0f} s" for ch, r in results.items()))
     return results
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_instructor_notebook_runs_without_errors(autograded, chapter):
+    """The autograder's run of the instructor notebook is the chapter's execution test (as nbval-lax: no cell errs)."""
+    errors = autograded[chapter]["errors"]["instructor"]
+    assert errors == [], f"{chapter}: cells that raised when nbgrader executed the instructor notebook: {errors}"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
