@@ -11,21 +11,67 @@ Examples::
     balance-lite claims results/mnist
 
 Re-running a ``run`` command resumes it: finished iterations and trials are kept.
+
+Every mistake ends in one line on stderr, ``balance-lite COMMAND: error: ...``, and exit status 2
+(argparse's own errors too); Ctrl-C ends a run with one line saying how to resume it (status 130).
+A closed stdout (``balance-lite run ... | head -1``) does not stop a run: its progress lines are
+dropped.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 
 
 def _csv(kind):
     def parse(text: str):
         try:
-            return [kind(x) for x in text.split(",") if x.strip()]
+            items = [kind(x.strip()) for x in text.split(",") if x.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from None
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of at least one item, got {text!r}")
+        return items
     return parse
+
+
+def _print(text: str = "", end: str = "\n") -> None:
+    """Print to stdout; when the reader has gone (a closed pipe), drop this and later output."""
+    try:
+        print(text, end=end, flush=True)
+    except BrokenPipeError:
+        # point stdout at /dev/null so that later prints and the final flush at exit stay silent
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _check_output(output, kind: str) -> None:
+    """``--output`` must be a file name (not a folder); for images, with a format's extension."""
+    from pathlib import Path
+
+    if output is None:
+        return
+    path = Path(output)
+    if path.is_dir() or str(output).endswith(os.sep):
+        raise ValueError(f"output {str(output)!r} is a folder, expected a file name")
+    if kind == "image":
+        from matplotlib.figure import Figure
+
+        formats = sorted(Figure().canvas.get_supported_filetypes())
+        if path.suffix.lstrip(".").lower() not in formats:
+            raise ValueError(f"output must be an image file name ending in one of "
+                             f"{', '.join('.' + f for f in formats)}, got {str(output)!r}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser():
@@ -34,8 +80,8 @@ def build_parser():
     from .experiments.runner import EXECUTORS
     from .metrics import METRICS
 
-    parser = argparse.ArgumentParser(prog="balance-lite", description="Deep Bayesian active learning experiments "
-                                     "(BALanCe, Batch-BALanCe, BatchBALD, BALD, ...).")
+    parser = _Parser(prog="balance-lite", description="Deep Bayesian active learning experiments "
+                     "(BALanCe, Batch-BALanCe, BatchBALD, BALD, ...).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("presets", help="list the presets and their settings")
@@ -83,50 +129,76 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``balance-lite`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "presets":
-            from .experiments.presets import PRESETS
-
-            for p in PRESETS.values():
-                print(f"{p.name:18s} dataset={p.dataset} B={list(p.batch_sizes)} budget={p.budget} "
-                      f"S={p.num_samples} K={p.num_pairs} M={p.num_configurations} divisor={p.divisor} trials={p.trials}")
-            return 0
-        if args.command == "run":
-            from .experiments.runner import run_experiment
-
-            slurm = {"timeout_min": args.slurm_time}
-            if args.slurm_partition:
-                slurm["slurm_partition"] = args.slurm_partition
-            if args.slurm_gpus is not None:
-                slurm["gpus_per_node"] = args.slurm_gpus
-            if args.slurm_cpus is not None:
-                slurm["cpus_per_task"] = args.slurm_cpus
-            run_experiment(args.preset, out=args.out, methods=args.methods, trials=args.trials, seed=args.seed,
-                           quick=args.quick, protocol=args.protocol, batch_sizes=args.batch_sizes, device=args.device, jobs=args.jobs,
-                           executor=args.executor, data_root=args.data_root, progress=not args.no_progress,
-                           slurm=slurm, wait=not args.no_wait)
-            return 0
-        if args.command == "plot":
-            from .experiments.report import plot_results
-
-            print(plot_results(args.folder, metric=args.metric, output=args.output))
-            return 0
-        if args.command == "table":
-            from .experiments.report import write_table
-
-            print(write_table(args.folder, at=args.at, output=args.output), end="")
-            return 0
-        if args.command == "claims":
-            from .experiments.claims import format_claims
-            from .experiments.results import atomic_write_text
-
-            text = format_claims(args.folder)
-            if args.output:
-                atomic_write_text(args.output, text)
-            print(text, end="")
-            return 0
-    except (ValueError, FileNotFoundError, ImportError) as err:
-        print(f"balance-lite {args.command}: error: {err}", file=sys.stderr)
+        return _main(args)
+    except KeyboardInterrupt:
+        hint = " (finished iterations are saved: run the same command again to resume)" if args.command == "run" else ""
+        print(f"balance-lite {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
+    except (ValueError, LookupError, ImportError) as err:
+        print(f"balance-lite {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        hint = "; free some space" if err.errno == errno.ENOSPC else ""
+        if args.command == "run":
+            hint += f"{', then' if hint else ';'} run the same command again to resume (finished iterations are kept)"
+        print(f"balance-lite {args.command}: error: {where}{err.strerror or err}{hint}", file=sys.stderr)
+        return 2
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err)
+    if isinstance(err, KeyError) and err.args:
+        text = str(err.args[0])
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _main(args) -> int:
+    """Run one command; errors propagate to :func:`main`, which turns them into one line."""
+    if args.command == "presets":
+        from .experiments.presets import PRESETS
+
+        for p in PRESETS.values():
+            _print(f"{p.name:18s} dataset={p.dataset} B={list(p.batch_sizes)} budget={p.budget} "
+                   f"S={p.num_samples} K={p.num_pairs} M={p.num_configurations} divisor={p.divisor} trials={p.trials}")
+        return 0
+    if args.command == "run":
+        from .experiments.runner import run_experiment
+
+        slurm = {"timeout_min": args.slurm_time}
+        if args.slurm_partition:
+            slurm["slurm_partition"] = args.slurm_partition
+        if args.slurm_gpus is not None:
+            slurm["gpus_per_node"] = args.slurm_gpus
+        if args.slurm_cpus is not None:
+            slurm["cpus_per_task"] = args.slurm_cpus
+        run_experiment(args.preset, out=args.out, methods=args.methods, trials=args.trials, seed=args.seed,
+                       quick=args.quick, protocol=args.protocol, batch_sizes=args.batch_sizes, device=args.device, jobs=args.jobs,
+                       executor=args.executor, data_root=args.data_root, progress=not args.no_progress,
+                       slurm=slurm, wait=not args.no_wait, log=_print)
+        return 0
+    if args.command == "plot":
+        from .experiments.report import plot_results
+
+        _check_output(args.output, "image")
+        _print(plot_results(args.folder, metric=args.metric, output=args.output))
+        return 0
+    if args.command == "table":
+        from .experiments.report import write_table
+
+        _check_output(args.output, "text")
+        _print(write_table(args.folder, at=args.at, output=args.output), end="")
+        return 0
+    if args.command == "claims":
+        from .experiments.claims import format_claims
+        from .experiments.results import atomic_write_text
+
+        _check_output(args.output, "text")
+        text = format_claims(args.folder)
+        if args.output:
+            atomic_write_text(args.output, text)
+        _print(text, end="")
+        return 0
     return 1  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -63,7 +63,8 @@ def write_folder(folder, preset, curves):
         for t, accs in enumerate(trials):
             for i, acc in enumerate(accs):
                 append_record(folder / unit_filename(method, b, t),
-                              {"labels": 20 + i * b, "accuracy": acc, "selected": [0] if i + 1 < len(accs) else []})
+                              {"labels": 20 + i * b, "accuracy": acc, "macro_auc": 0.9, "macro_f1": 0.5, "nll": 1.0,
+                               "selected": list(range(i * b, (i + 1) * b)) if i + 1 < len(accs) else []})
     return folder
 
 
@@ -96,12 +97,34 @@ def test_verdicts_follow_the_paired_rule(tmp_path):
     assert acc[0][0] == pytest.approx(0.7) and acc[1] == 3 and acc[2] == pytest.approx(np.mean([0.7, 0.7, 0.6]))
 
 
+def test_only_finished_units_count_and_a_verdict_needs_three_paired_trials(tmp_path):
+    from balance_lite.experiments import load_results, read_manifest
+    from balance_lite.experiments.results import read_records
+
+    good, bad = [0.5, 0.7, 0.8, 0.9], [0.5, 0.6, 0.7, 0.7]
+    folder = write_folder(tmp_path / "r", "dry-bean", {("batch-balance", 10): [good] * 3, ("random", 10): [bad] * 3,
+                                                       ("bald", 10): [bad] * 2})
+    manifest = read_manifest(folder)
+    ev = claim_evidence(claim(), load_results(folder), manifest)
+    assert ev["verdict"] == "confirmed"
+    assert claim_evidence(claim(others=("random", "bald")), load_results(folder), manifest)["verdict"] == "not run here"
+    # a unit still running (its last record acquired something) is left out, and does not cut the curves short
+    path = folder / unit_filename("random", 10, 2)
+    records = read_records(path)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records[:2]))
+    ev = claim_evidence(claim(), load_results(folder), manifest)
+    assert ev["verdict"] == "not run here" and "fewer than 3" in ev["why"]
+    row = next(r for r in ev["rows"] if r["method"] == "batch-balance")
+    assert row["trials"] == 3 and row["aubc"][0] == pytest.approx(aubc([{"labels": 20 + 10 * i, "accuracy": a}
+                                                                         for i, a in enumerate(good)]))
+
+
 def test_claims_report_from_the_cli(tmp_path, capsys):
     folder = write_folder(tmp_path / "r", "dry-bean", {(m, 10): [[0.5, 0.6, 0.7]] * 3 for m in
                                                         ("random", "bald", "batchbald", "mean-std", "variation-ratio")})
     assert cli.main(["claims", str(folder), "--output", str(tmp_path / "claims.md")]) == 0
     out = capsys.readouterr().out
-    assert "dry-bean-best: not run here" in out and "no results for batch-balance B=10" in out
+    assert "dry-bean-best: not run here" in out and "no finished results for batch-balance B=10" in out
     assert "dry-bean-baselines-below-random: not confirmed" in out  # ties are not wins
     assert (tmp_path / "claims.md").read_text() == out
     (tmp_path / "empty").mkdir()

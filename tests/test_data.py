@@ -175,7 +175,7 @@ def test_emnist_loader_reads_official_idx_files(tmp_path, split, num_classes):
         images[:, 1, 0] = 0
         write_idx(tmp_path / "EMNIST" / "raw" / f"emnist-{split}-{part}-images-idx3-ubyte", images)
         write_idx(tmp_path / "EMNIST" / "raw" / f"emnist-{split}-{part}-labels-idx1-ubyte", labels)
-    s = data.load(f"emnist-{split}", root=tmp_path, seed=0, download=False)
+    s = data.load(f"emnist-{split}", root=tmp_path, seed=0, download=False, verify=False)
     n_train = per_class * num_classes
     assert s.num_classes == num_classes and s.initial == []
     assert len(s.val) == len(s.holdout) == n_train // 5
@@ -249,7 +249,7 @@ def har_archive(path: Path, n_train: int, n_test: int, rng) -> None:
 def test_har_loader_reads_the_nested_uci_archive(tmp_path):
     rng = np.random.default_rng(0)
     har_archive(tmp_path / "uci" / "har" / "human+activity+recognition+using+smartphones.zip", 120, 30, rng)
-    s = data.load("har", root=tmp_path, download=False)
+    s = data.load("har", root=tmp_path, download=False, verify=False)
     assert s.num_classes == 6 and s.input_shape == (561,)
     assert len(s.test) == 30 and len(s.pool) + len(s.val) == 120
     assert len(s.val) == 150 // 5 and s.holdout is s.pool  # App. B.1: the AL pool is also D̄pool
@@ -279,7 +279,7 @@ def test_drift_loader_pools_ten_batches(tmp_path):
             lines = [f"{(i % 6) + 1};{rng.uniform(5, 500):.6f} " +
                      " ".join(f"{j}:{v:.6f}" for j, v in enumerate(rng.normal(size=128), 1)) for i in range(30)]
             z.writestr(f"Dataset/batch{b}.dat", "\n".join(lines) + "\n")
-    s = data.load("drift", root=tmp_path, download=False)
+    s = data.load("drift", root=tmp_path, download=False, verify=False)
     assert s.num_classes == 6 and s.input_shape == (128,)
     assert len(s.pool) + len(s.val) + len(s.test) == 300
     assert len(s.test) == len(s.val) == 60 and s.holdout is s.pool
@@ -309,7 +309,7 @@ def test_dry_bean_loader_reads_unpacked_arff(tmp_path):
     target = tmp_path / "uci" / "dry_bean" / "DryBeanDataset" / "Dry_Bean_Dataset.arff"
     target.parent.mkdir(parents=True)
     target.write_text(BEAN_ARFF + body)
-    s = data.load("dry-bean", root=tmp_path, download=False)
+    s = data.load("dry-bean", root=tmp_path, download=False, verify=False)
     assert s.num_classes == 7 and s.input_shape == (2,)
     assert len(s.test) == 28 and len(s.pool) == 140 - 2 * 28 and s.holdout is s.pool
 

@@ -115,10 +115,15 @@ def test_results_folder_refuses_other_settings(tmp_path):
     assert read_manifest(out)["trials"] == 2
 
 
+def record(labels, selected, **kw):
+    """A valid results record (the fields the schema requires)."""
+    return {"labels": labels, "accuracy": 0.5, "macro_auc": 0.9, "macro_f1": 0.5, "nll": 1.0, "selected": selected, **kw}
+
+
 def test_read_records_drops_only_a_torn_last_line(tmp_path):
     path = tmp_path / "x.jsonl"
-    append_record(path, {"labels": 20, "selected": [1], "nll": math.nan})
-    append_record(path, {"labels": 30, "selected": []})
+    append_record(path, record(20, list(range(10)), nll=math.nan))
+    append_record(path, record(30, []))
     with open(path, "a") as f:
         f.write('{"labels": 40, "sel')
     records = read_records(path)

@@ -15,10 +15,25 @@ from torch import Tensor
 
 from ._chunks import map_points
 
-#: Largest allowed ``|sum_c p(c) - 1|`` of a row of log-probabilities. Loose enough for
-#: float32 ``log_softmax`` outputs cast to float64, tight enough to catch logits or
+#: Largest allowed ``|sum_c p(c) - 1|`` of a row of float32 or float64 log-probabilities. Loose
+#: enough for float32 ``log_softmax`` outputs cast to float64, tight enough to catch logits or
 #: probabilities passed by mistake (their exponentials do not sum to 1).
 NORMALISATION_ATOL = 1e-3
+
+
+def normalisation_atol(dtype: torch.dtype, C: int) -> float:
+    r"""The allowed ``|sum_c exp(lp_c) - 1|`` for ``log_softmax`` outputs of ``dtype`` over ``C`` classes.
+
+    Each rounded log-probability carries a relative error of up to half its machine epsilon, so
+    each ``exp`` is off by about ``eps/2 * |lp|`` relative; the sum, accumulated in float32, stays
+    within ``eps * (1 + log C)`` plus float32's own rounding. float16 (eps ``2**-10``) and bfloat16
+    (eps ``2**-7``) therefore get a tolerance that grows with ``C``; a logit or probability row is
+    still far off (its exponentials sum to ``e**x`` for a shift ``x`` or to ``sum exp(p) > 1.5``).
+    """
+    if dtype in (torch.float32, torch.float64):
+        return NORMALISATION_ATOL
+    eps = torch.finfo(dtype).eps
+    return max(NORMALISATION_ATOL, 2.0 * eps * (1.0 + math.log(max(C, 2))))
 
 
 def check_log_probs(
@@ -27,7 +42,8 @@ def check_log_probs(
     r"""Check a ``[N, S, C]`` tensor of log-probabilities and return ``(N, S, C)``.
 
     ``-inf`` entries (probability 0) are allowed; NaN and ``+inf`` are not. Every row over
-    the last axis must normalise: ``|sum(exp) - 1| <= NORMALISATION_ATOL``.
+    the last axis must normalise: ``|sum(exp) - 1| <= NORMALISATION_ATOL`` (float32, float64; a
+    wider tolerance for float16 and bfloat16, see :func:`normalisation_atol`).
 
     Args:
         log_probs: the tensor to check.
@@ -49,6 +65,8 @@ def check_log_probs(
         raise TypeError(f"{name} must be a torch.Tensor of shape [N, {letter}, C], got {type(log_probs).__name__}")
     if not log_probs.is_floating_point():
         raise TypeError(f"{name} must hold floating-point log-probabilities, got dtype {log_probs.dtype}")
+    if log_probs.device.type == "meta":
+        raise ValueError(f"{name} must hold values (a cpu or cuda tensor), got a tensor on the meta device")
     if log_probs.dim() != 3:
         raise ValueError(f"{name} must have shape [N, {letter}, C], got {tuple(log_probs.shape)}")
     N, S, C = log_probs.shape
@@ -64,7 +82,7 @@ def check_log_probs(
     wide = log_probs.dtype in (torch.float32, torch.float64)
     total = map_points(lambda lp: (lp if wide else lp.float()).exp().sum(-1), log_probs)  # [N, S]
     worst = float((total - 1.0).abs().max())
-    if worst <= NORMALISATION_ATOL:  # False for NaN
+    if worst <= normalisation_atol(log_probs.dtype, C):  # False for NaN
         return N, S, C
     if bool(torch.isnan(log_probs).any()):
         raise ValueError(f"{name} must not contain NaN")
@@ -121,6 +139,40 @@ def _as_int(value, name: str) -> int:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+
+
+def check_indices(indices, N: int, name: str = "indices") -> list[int]:
+    r"""Check a sequence of distinct pool positions in ``[0, N)`` and return them as ``int``\ s.
+
+    Integers (Python, numpy, 0-d integer tensors) and 1-d integer tensors are accepted; floats,
+    bools and strings are not coerced.
+
+    Raises:
+        TypeError: ``indices`` is a string, or holds something other than integers.
+        ValueError: a position out of range or repeated.
+    """
+    if isinstance(indices, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of ints, got the string {indices!r}")
+    if isinstance(indices, Tensor):
+        if indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool or indices.dim() > 1:
+            raise TypeError(f"{name} must be a 1-d integer tensor or a sequence of ints, "
+                            f"got a {indices.dtype} tensor of shape {tuple(indices.shape)}")
+        indices = indices.tolist()
+    try:
+        items = list(indices)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of ints, got {type(indices).__name__}") from None
+    idx = []
+    for item in items:
+        if isinstance(item, bool) or (isinstance(item, Tensor) and item.dtype == torch.bool):
+            raise TypeError(f"{name} must hold ints, got {item!r} in {items!r}")
+        try:
+            idx.append(operator.index(item))
+        except TypeError:
+            raise TypeError(f"{name} must hold ints, got {type(item).__name__} {item!r}") from None
+    if any(not 0 <= i < N for i in idx) or len(set(idx)) != len(idx):
+        raise ValueError(f"{name} must be distinct pool positions in [0, {N}), got {idx}")
+    return idx
 
 
 def check_batch_size(batch_size: int, N: int) -> int:

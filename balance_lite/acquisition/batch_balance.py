@@ -37,14 +37,15 @@ import torch
 from torch import Tensor
 
 from ._checks import (
-    NORMALISATION_ATOL,
     check_batch_size,
     check_choice,
     check_edges,
     check_generator,
+    check_indices,
     check_pair,
     check_positive_int,
     compute_dtype,
+    normalisation_atol,
 )
 from ._sampling import draw_labels, draw_marginal_labels, mixture_hypotheses
 from .balance import lambda_ratios
@@ -105,8 +106,8 @@ class _Prepared:
             keep = self.keep_NC_J[s * C : e * C].view(n, C, self.J)
             keep.copy_(pa.transpose(1, 2)).exp_()
             self.first[s:e] = torch.linalg.vecdot(probs.sum(2), keep.sum(2))
-        #: True when every row normalises to within NORMALISATION_ATOL (checked in the compute dtype)
-        self.normalised = bool(worst <= NORMALISATION_ATOL)
+        #: True when every row normalises to within normalisation_atol (checked in the compute dtype)
+        self.normalised = bool(worst <= normalisation_atol(log_probs_a.dtype, C))
 
     def rows(self, start: int, end: int) -> tuple[Tensor, Tensor]:
         """``[n*C, 2K]`` and ``[n*C, J]`` rows of pool points ``start..end-1``."""
@@ -300,9 +301,7 @@ def batch_balance_value(
     """
     N, K, C = check_pair(log_probs_a, log_probs_b)
     edges = check_edges(edges, K, log_probs_a.device)
-    idx = [int(i) for i in indices]
-    if any(not 0 <= i < N for i in idx) or len(set(idx)) != len(idx):
-        raise ValueError(f"indices must be distinct pool positions in [0, {N}), got {list(indices)}")
+    idx = check_indices(indices, N)
     route = _check_route(method, proposal, num_samples, generator, K, C, len(idx))
     if not idx or not bool(edges.any()):
         return 0.0

@@ -26,7 +26,14 @@ import math
 import torch
 from torch import Tensor
 
-from ._checks import check_batch_size, check_generator, check_log_probs, check_positive_int, compute_dtype
+from ._checks import (
+    check_batch_size,
+    check_generator,
+    check_indices,
+    check_log_probs,
+    check_positive_int,
+    compute_dtype,
+)
 from ._chunks import map_points
 from ._sampling import draw_labels, mixture_hypotheses
 from .scores import entropy_nats
@@ -220,9 +227,7 @@ def joint_mutual_information(log_probs: Tensor, indices: list[int]) -> float:
         0.6931
     """
     N, S, C = check_log_probs(log_probs)
-    idx = [int(i) for i in indices]
-    if any(not 0 <= i < N for i in idx) or len(set(idx)) != len(idx):
-        raise ValueError(f"indices must be distinct pool positions in [0, {N}), got {list(indices)}")
+    idx = check_indices(indices, N)
     if S * C ** len(idx) > MAX_EXACT_JOINT_ELEMENTS:
         raise ValueError(
             f"joint_mutual_information needs C**b = {C}**{len(idx)} configurations for S = {S} hypotheses, "

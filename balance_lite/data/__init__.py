@@ -12,5 +12,6 @@ from __future__ import annotations
 
 from .registry import DatasetNotAvailableError, available, data_root, load
 from .splits import ArrayDataset, Splits
+from .verify import DataFileError
 
-__all__ = ["ArrayDataset", "DatasetNotAvailableError", "Splits", "available", "data_root", "load"]
+__all__ = ["ArrayDataset", "DataFileError", "DatasetNotAvailableError", "Splits", "available", "data_root", "load"]

@@ -15,6 +15,7 @@ import torch
 
 from .download import missing_error, offline, short_timeouts
 from .splits import ArrayDataset, Splits, balanced_initial
+from .verify import DataFileError, check_idx_set
 
 #: EMNIST splits of the paper and their number of classes.
 EMNIST_CLASSES = {"balanced": 47, "bymerge": 47, "byclass": 62}
@@ -57,31 +58,49 @@ def _raw_files(cls_name: str, split: str | None) -> list[str]:
             for part in ("train", "t10k") for kind in ("images", "labels")]
 
 
+def _check_files(cls_name: str, root: Path, split: str | None) -> None:
+    """Verify the four raw files (see :mod:`balance_lite.data.verify`) before torchvision reads them."""
+    names = _raw_files(cls_name, split)
+    files = {"train": (names[0], names[1]), "test": (names[2], names[3])}
+    key = f"EMNIST-{split}" if cls_name == "EMNIST" else cls_name
+    num_classes = EMNIST_CLASSES[split] if cls_name == "EMNIST" else 10
+    check_idx_set(root / cls_name / "raw", files, key, num_classes, root=root)
+
+
 def read_torchvision(cls_name: str, root: Path, name: str, *, split: str | None = None, download: bool = True):
     """The official train and test parts of a torchvision dataset as ``(x_uint8, y)`` tensor pairs.
+
+    The files are verified first (:func:`balance_lite.data.verify.check_idx_set`).
 
     Raises:
         DatasetNotAvailableError: the files are not under ``root/<cls_name>/raw`` and could not be
             downloaded (offline, or ``download=False``).
+        DataFileError: a file is there but is not the expected one (named in the message).
     """
     cls = _torchvision_class(cls_name)
     kwargs = {"split": split} if split else {}
+    folder = root / cls_name / "raw"
     parts = {}
-    try:
-        for train in (True, False):
-            parts[train] = cls(str(root), train=train, download=False, **kwargs)
-    except RuntimeError as missing:
-        folder = root / cls_name / "raw"
-        how = (f"run balance_lite.data.load({name!r}) on a machine with internet access (torchvision downloads "
-               f"them), or copy the official uncompressed IDX files into {folder}")
-        if not download or offline():
-            raise missing_error(name, folder, _raw_files(cls_name, split), how) from missing
+    if all((folder / f).is_file() for f in _raw_files(cls_name, split)):
+        _check_files(cls_name, root, split)
         try:
-            with short_timeouts():
-                for train in (True, False):
-                    parts[train] = cls(str(root), train=train, download=True, **kwargs)
-        except Exception as failure:  # urllib, HTTP and checksum errors all mean the same thing here
-            raise missing_error(name, folder, _raw_files(cls_name, split), how, failure) from None
+            for train in (True, False):
+                parts[train] = cls(str(root), train=train, download=False, **kwargs)
+        except Exception as failure:  # the files passed the checks, so this is no "missing" error
+            raise DataFileError(f"{folder}: torchvision cannot read the {cls_name} files: "
+                                f"{type(failure).__name__}: {failure}") from None
+        return [(parts[t].data, parts[t].targets) for t in (True, False)]
+    how = (f"run balance_lite.data.load({name!r}) on a machine with internet access (torchvision downloads "
+           f"them), or copy the official uncompressed IDX files into {folder}")
+    if not download or offline():
+        raise missing_error(name, folder, _raw_files(cls_name, split), how)
+    try:
+        with short_timeouts():
+            for train in (True, False):
+                parts[train] = cls(str(root), train=train, download=True, **kwargs)
+    except Exception as failure:  # urllib, HTTP and checksum errors all mean the same thing here
+        raise missing_error(name, folder, _raw_files(cls_name, split), how, failure) from None
+    _check_files(cls_name, root, split)
     return [(parts[t].data, parts[t].targets) for t in (True, False)]
 
 

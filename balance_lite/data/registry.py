@@ -70,19 +70,40 @@ def available() -> list[str]:
     return list(_LOADERS)
 
 
-def load(name: str, *, root: str | os.PathLike | None = None, seed: int = 0, download: bool = True) -> Splits:
+def load(name: str, *, root: str | os.PathLike | None = None, seed: int = 0, download: bool = True,
+         verify: bool | None = None) -> Splits:
     """Load dataset ``name`` split as in the paper; the split is a pure function of (name, seed).
 
     Args:
         name: one of :func:`available`.
-        root: folder holding the data (default: see :func:`data_root`).
-        seed: seeds the split and the initial labeled set.
+        root: folder holding the data (default: see :func:`data_root`); given, it must exist.
+        seed: a non-negative integer; seeds the split and the initial labeled set.
         download: fetch missing files when online (set ``BALANCE_LITE_OFFLINE=1`` to never try).
+        verify: check the files against the official digests, shapes and class counts (see
+            :mod:`balance_lite.data.verify`); False for your own copies. Default: on, unless the
+            environment variable ``BALANCE_LITE_VERIFY`` is ``0``. Format checks always run.
 
     Raises:
-        ValueError: ``name`` is not a known dataset.
+        ValueError: ``name`` is not a known dataset, ``seed`` is not a non-negative integer, or
+            ``root`` is not a folder.
         DatasetNotAvailableError: the files are missing and cannot be downloaded.
+        DataFileError: a file is not the expected one (a ``ValueError`` naming the file).
     """
+    import operator
+
+    from .verify import verification
+
     if name not in _LOADERS:
         raise ValueError(f"name must be one of {available()}, got {name!r}")
-    return _LOADERS[name](data_root(root), seed, download)
+    try:
+        index = None if isinstance(seed, bool) else operator.index(seed)
+    except TypeError:
+        index = None
+    if index is None or index < 0:
+        raise ValueError(f"seed must be a non-negative integer (the split is a function of it), got {seed!r}")
+    seed = index
+    if root is not None and not Path(root).expanduser().is_dir():
+        raise ValueError(f"root {str(root)!r} is not a folder; give the folder that holds the data, or leave it out "
+                         "to use $BALANCE_LITE_DATA")
+    with verification(verify):
+        return _LOADERS[name](data_root(root), seed, download)

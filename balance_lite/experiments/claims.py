@@ -13,9 +13,11 @@ The evidence for a comparison is computed per trial, paired by seed (trial t of 
 the same split, initial set and seeds): the normalised area under the learning curve (AUBC: the
 trapezoid area of accuracy over the label counts, divided by the label range, so it is the mean
 accuracy over the budget), and the fraction of trials in which ``method``'s AUBC beats the other's.
-The verdict is **confirmed** when ``method`` wins (for ``worse``: loses) in more than half of the
-paired trials against every other method, **not confirmed** otherwise, and **not run here** when the
-folder lacks a method or a batch size, or holds another preset. It is a plain, stated rule, not a
+Only finished units count, and every AUBC of a claim runs up to the label count that all of its
+finished trials reached. The verdict is **confirmed** when ``method`` wins (for ``worse``: loses) in
+more than half of the paired trials against every other method, **not confirmed** otherwise, and
+**not run here** when the folder lacks a method or a batch size, holds fewer than
+:data:`MIN_PAIRED_TRIALS` finished paired trials, or holds another preset. It is a plain, stated rule, not a
 significance test: with 3 to 6 trials no test would have much power, and the numbers are printed
 beside every verdict.
 
@@ -34,14 +36,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import load_results, read_manifest
+from .results import is_finished, load_results, read_manifest
 
 __all__ = ["CLAIMS_FILE", "Claim", "aubc", "claim_evidence", "format_claims", "load_claims", "paired_aubc"]
 
-#: The claims, one JSON object each: ``claims.json`` beside this module.
+#: The claims file, ``claims.json`` beside this module (one JSON object per claim).
 CLAIMS_FILE = Path(__file__).with_name("claims.json")
 
 _KINDS = ("better", "worse", "values")
+
+#: A comparison needs at least this many finished trials of both methods, paired by seed.
+MIN_PAIRED_TRIALS = 3
 
 
 @dataclass(frozen=True)
@@ -109,14 +114,20 @@ def aubc(records: list[dict], *, upto: int | None = None, metric: str = "accurac
     return round(float(np.trapezoid(y, x) / (x[-1] - x[0])), 12)
 
 
-def paired_aubc(trials_a: dict[int, list[dict]], trials_b: dict[int, list[dict]]) -> tuple[np.ndarray, np.ndarray]:
-    """AUBCs of two methods over the trials both ran, up to the label count every one of them reached.
+def paired_aubc(trials_a: dict[int, list[dict]], trials_b: dict[int, list[dict]], *,
+                upto: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """AUBCs of two methods over the trials both ran, up to a common label count.
+
+    Args:
+        trials_a, trials_b: ``{trial: records}`` of two methods.
+        upto: the last label count (default: the largest that every one of these trials reached).
 
     Returns:
         ``(aubc_a [T], aubc_b [T])``, paired by trial (the same seed).
     """
     common = sorted(set(trials_a) & set(trials_b))
-    upto = min(max(int(r["labels"]) for r in t[k]) for t in (trials_a, trials_b) for k in common) if common else 0
+    if upto is None:
+        upto = min(max(int(r["labels"]) for r in t[k]) for t in (trials_a, trials_b) for k in common) if common else 0
     a = np.array([aubc(trials_a[k], upto=upto) for k in common])
     b = np.array([aubc(trials_b[k], upto=upto) for k in common])
     return a, b
@@ -146,12 +157,16 @@ def claim_evidence(claim: Claim, results: dict, manifest: dict | None) -> dict:
         return {"verdict": "not run here", "why": f"the folder holds {preset.get('name')!r}, not {claim.preset!r}",
                 "rows": []}
     methods = (claim.method, *claim.others) if claim.kind != "values" else tuple(claim.values)
+    # Only finished units are evidence: a unit still running would cut every curve short.
+    results = {key: done for key, trials in results.items()
+               if (done := {t: r for t, r in trials.items() if is_finished(r)})}
     missing = [(m, b) for m in methods for b in claim.batch_sizes if (m, b) not in results]
-    rows, wins = [], []
+    rows, wins, pairs = [], [], []
     for b in claim.batch_sizes:
-        for m in methods:
-            if (m, b) not in results:
-                continue
+        present = [m for m in methods if (m, b) in results]
+        reached = [max(int(r["labels"]) for r in t) for m in present for t in results[(m, b)].values()]
+        upto = min(reached) if reached else None
+        for m in present:
             trials = results[(m, b)]
             row = {"method": m, "batch_size": b, "trials": len(trials)}
             for labels in claim.at:
@@ -159,22 +174,23 @@ def claim_evidence(claim: Claim, results: dict, manifest: dict | None) -> dict:
                 row[f"acc@{labels}"] = (tuple(np.percentile(v, [50, 25, 75]).tolist()), len(v),
                                         float(v.mean()) if len(v) else float("nan"),
                                         float(v.std(ddof=1)) if len(v) > 1 else float("nan")) if len(v) else None
+            if claim.kind != "values":
+                row["aubc"] = tuple(np.percentile([aubc(t, upto=upto) for t in trials.values()], [50, 25, 75]).tolist())
             if m != claim.method and claim.kind != "values" and (claim.method, b) in results:
-                mine, theirs = paired_aubc(results[(claim.method, b)], trials)
-                row["aubc"] = tuple(np.percentile(theirs, [50, 25, 75]).tolist())
+                mine, theirs = paired_aubc(results[(claim.method, b)], trials, upto=upto)
                 won = float(np.mean(mine > theirs)) if claim.kind == "better" else float(np.mean(mine < theirs))
                 row["wins"] = (won, len(mine))
                 wins.append(won)
-            elif m == claim.method and claim.kind != "values":
-                upto = min(max(int(r["labels"]) for r in t) for (mm, bb), ts in results.items()
-                           if bb == b and mm in methods for t in ts.values())
-                row["aubc"] = tuple(np.percentile([aubc(t, upto=upto) for t in trials.values()], [50, 25, 75]).tolist())
+                pairs.append(len(mine))
             rows.append(row)
     if missing:
         named = ", ".join(f"{m} B={b}" for m, b in missing)
-        return {"verdict": "not run here", "why": f"no results for {named}", "rows": rows}
+        return {"verdict": "not run here", "why": f"no finished results for {named}", "rows": rows}
     if claim.kind == "values":
         return {"verdict": "compared", "why": "the paper's numbers beside ours", "rows": rows}
+    if min(pairs) < MIN_PAIRED_TRIALS:
+        return {"verdict": "not run here", "why": f"fewer than {MIN_PAIRED_TRIALS} finished paired trials "
+                f"(least: {min(pairs)})", "rows": rows}
     verb = "beats" if claim.kind == "better" else "loses to"
     ok = all(w > 0.5 for w in wins)
     return {"verdict": "confirmed" if ok else "not confirmed",

@@ -38,7 +38,7 @@ __all__ = ["PAPER_SETTINGS_FILE", "PRESETS", "PROTOCOLS", "Preset", "available",
 #: Methods run when the command line does not say (the issue's example).
 DEFAULT_METHODS = ("batch-balance", "batchbald", "random")
 
-#: The protocols of every preset: the paper's settings, or their stated reduction for a CPU.
+#: The protocols of every preset, the paper's settings or their stated reduction for a CPU.
 PROTOCOLS = ("paper", "cpu")
 
 
@@ -252,7 +252,7 @@ def _cpu_note(cpu: dict) -> str:
 
 _MNIST_CPU = _cpu(2000, 20, 160)
 
-#: Fig. 3b: BALanCe with fixed tau = 0.05, 0.15, 0.3 and annealed tau = eps/2, eps/4, eps/8.
+#: Fig. 3b, BALanCe with fixed tau = 0.05, 0.15, 0.3 and annealed tau = eps/2, eps/4, eps/8.
 _TAU_STUDY = {
     **{f"batch-balance-tau{tau}": ("batch-balance", {"tau": tau}) for tau in (0.05, 0.15, 0.3)},
     **{f"batch-balance-eps{d}": ("batch-balance", {"divisor": float(d)}) for d in (2, 4, 8)},
@@ -303,7 +303,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
 ]}
 
 
-#: The paper's value of each preset setting, with its source: ``paper_settings.csv`` beside this module.
+#: The paper's value of each preset setting with its source, ``paper_settings.csv`` beside this module.
 PAPER_SETTINGS_FILE = Path(__file__).with_name("paper_settings.csv")
 
 

@@ -30,7 +30,8 @@ class Curve:
         median: ``[L]`` median over the trials that reached each label count.
         lower: ``[L]`` lower quartile.
         upper: ``[L]`` upper quartile.
-        trials: ``[L]`` how many trials reached each label count.
+        trials: ``[L]`` how many trials give a value (not NaN) at each label count: the number the
+            median and quartiles are computed from.
     """
 
     method: str
@@ -66,7 +67,7 @@ def curves(source, metric: str = "accuracy") -> list[Curve]:
         quart = np.array([np.nanpercentile(v, [25, 50, 75]) if np.isfinite(v).any() else [np.nan] * 3
                           for v in values]).reshape(-1, 3)
         out.append(Curve(method, batch_size, labels, quart[:, 1], quart[:, 0], quart[:, 2],
-                         np.array([len(v) for v in values])))
+                         np.array([int(np.isfinite(v).sum()) for v in values])))
     return out
 
 
@@ -113,9 +114,18 @@ def plot_results(folder: str | os.PathLike, *, metric: str = "accuracy", output:
 
     Returns:
         The path written. The file is replaced atomically, so a reader never sees half a picture.
+
+    Raises:
+        ValueError: ``output`` is a folder or has no image format's extension (``.png``, ``.pdf``, ...).
     """
-    fig = figure(folder, metric)
     output = Path(output) if output else Path(folder) / f"{metric}.png"
+    if output.is_dir():
+        raise ValueError(f"output {str(output)!r} is a folder, expected an image file name")
+    fig = figure(folder, metric)
+    formats = fig.canvas.get_supported_filetypes()
+    if output.suffix.lstrip(".").lower() not in formats:
+        raise ValueError(f"output must end in an image format's extension "
+                         f"({', '.join('.' + f for f in sorted(formats))}), got {str(output)!r}")
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp{output.suffix}")
     fig.savefig(tmp, dpi=120)
@@ -134,8 +144,9 @@ def results_table(source, *, at: int | None = None, metrics=METRICS) -> list[dic
         metrics: which metrics.
 
     Returns:
-        One dict per (method, B) with keys ``method``, ``batch_size``, ``labels``, ``trials`` and, for
-        each metric, a tuple ``(median, q25, q75)``.
+        One dict per (method, B) with keys ``method``, ``batch_size``, ``labels``, ``trials``, for
+        each metric a tuple ``(median, q25, q75)`` over the trials whose value is not NaN, and
+        ``counts``: ``{metric: number of those trials}``.
 
     Raises:
         ValueError: no results, or ``at`` below some trial's first record.
@@ -158,9 +169,10 @@ def results_table(source, *, at: int | None = None, metrics=METRICS) -> list[dic
                 raise ValueError(f"at={at_b} is below the first label count of {method} B={batch_size} trial {trial}")
             chosen.append(max(upto, key=lambda r: int(r["labels"])))
         row = {"method": method, "batch_size": batch_size, "labels": sorted({int(r["labels"]) for r in chosen}),
-               "trials": len(chosen)}
+               "trials": len(chosen), "counts": {}}
         for m in metrics:
             v = np.array([float(r[m]) for r in chosen])
+            row["counts"][m] = int(np.isfinite(v).sum())
             row[m] = tuple(float(x) for x in np.nanpercentile(v, [50, 25, 75])) if np.isfinite(v).any() else (
                 float("nan"),) * 3
         rows.append(row)
@@ -168,12 +180,17 @@ def results_table(source, *, at: int | None = None, metrics=METRICS) -> list[dic
 
 
 def format_table(rows: list[dict], metrics=METRICS) -> str:
-    """A Markdown table of :func:`results_table`'s rows: ``median [q25, q75]`` per metric."""
+    """A Markdown table of :func:`results_table`'s rows: ``median [q25, q75]`` per metric.
+
+    A metric that is NaN in some trials says over how many it was computed: ``0.91 [0.90, 0.92] (n=1)``.
+    """
     head = ["method", "B", "labels", "trials", *metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for row in rows:
         cells = [row["method"], str(row["batch_size"]), "/".join(map(str, row["labels"])), str(row["trials"])]
-        cells += [f"{row[m][0]:.4f} [{row[m][1]:.4f}, {row[m][2]:.4f}]" for m in metrics]
+        counts = row.get("counts", {})
+        cells += [f"{row[m][0]:.4f} [{row[m][1]:.4f}, {row[m][2]:.4f}]"
+                  + (f" (n={counts[m]})" if counts.get(m, row["trials"]) != row["trials"] else "") for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -18,9 +18,21 @@ from functools import partial
 from pathlib import Path
 
 from .presets import DEFAULT_METHODS, Preset, get_preset, shrink
-from .results import append_record, atomic_write_text, is_finished, read_manifest, read_records, unit_filename
+from .results import (
+    FINGERPRINT_IGNORES,
+    append_record,
+    atomic_write_text,
+    check_provenance,
+    is_finished,
+    lock_folder,
+    parse_unit_filename,
+    preset_fingerprint,
+    read_manifest,
+    read_records,
+    unit_filename,
+)
 
-__all__ = ["EXECUTORS", "Unit", "plan_units", "run_experiment", "run_unit", "write_manifest"]
+__all__ = ["EXECUTORS", "Unit", "check_device", "plan_units", "run_experiment", "run_unit", "write_manifest"]
 
 #: Where units run, this machine (``local``) or submitit (SLURM, or its local and debug executors).
 EXECUTORS = ("local", "slurm", "submitit-local", "submitit-debug")
@@ -63,9 +75,11 @@ def run_unit(spec: dict) -> dict:
     unit = Unit(spec["method"], spec["batch_size"], spec["trial"])
     path = Path(spec["out"]) / unit.filename
     records = read_records(path)  # drops (and removes) a half-written last line
+    seed = int(spec["seed"]) + unit.trial
+    fingerprint = preset_fingerprint(preset.to_dict())
+    check_provenance(records, path, seed=seed, fingerprint=fingerprint)
     if is_finished(records):
         return {"unit": unit.filename, "status": "done", "iterations": len(records), "new": 0}
-    seed = int(spec["seed"]) + unit.trial
     splits = data.load(preset.dataset, root=spec.get("data_root"), seed=seed)
     if preset.sizes:
         splits = shrink(splits, preset.sizes, seed)
@@ -73,7 +87,7 @@ def run_unit(spec: dict) -> dict:
     new = []
 
     def save(record):
-        append_record(path, record.to_dict())
+        append_record(path, {**record.to_dict(), "seed": seed, "fingerprint": fingerprint})
         new.append(record)
 
     result = run_active_learning(
@@ -115,28 +129,34 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
     Methods, batch sizes and trials may grow between runs; the preset's parameters and the seed may not.
 
     Raises:
-        ValueError: ``out`` holds results of another preset, quick flag or seed.
+        ValueError: ``out`` holds results of another preset, quick flag or seed (the message names
+            the settings that differ), or results files but no manifest (then which seed and preset
+            made them is unknown, unless their records say it).
     """
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     old = read_manifest(out)
-    run = {"started": now, "device": str(device or "cpu"), "executor": executor, "command": sys.argv,
+    run = {"started": now, "device": str(device or "cpu"), "executor": executor, "command": [str(a) for a in sys.argv],
            "git_commit": _git_commit(), "versions": _versions(), "host": platform.node()}
     if old is not None:
         # Notes are prose, and variants, like methods, may grow: neither changes finished results.
-        ignored = ("notes", "cpu_notes", "variants")
-        params = {k: v for k, v in preset.to_dict().items() if k not in ignored}
-        old_params = {k: v for k, v in old.get("preset", {}).items() if k not in ignored}
-        for key, was, new in (("preset", old_params, params), ("seed", old.get("seed"), seed)):
-            if was != new:
-                raise ValueError(
-                    f"out {str(out)!r} holds results made with another {key} ({was!r}, now {new!r}); "
-                    "use another --out folder or delete it"
-                )
+        params = {k: v for k, v in preset.to_dict().items() if k not in FINGERPRINT_IGNORES}
+        old_params = {k: v for k, v in old.get("preset", {}).items() if k not in FINGERPRINT_IGNORES}
+        if old.get("seed") != seed:
+            raise ValueError(f"out {str(out)!r} holds results made with another seed ({old.get('seed')!r}, now "
+                             f"{seed!r}); use another --out folder or the same seed")
+        differ = _differences(old_params, params)
+        if differ:
+            raise ValueError(f"out {str(out)!r} holds results made with another preset: {'; '.join(differ)}; "
+                             "use another --out folder or delete it")
+    else:
+        _check_orphans(out, seed, preset_fingerprint(preset.to_dict()))
+    if old is not None:
         methods = list(dict.fromkeys([*old["methods"], *methods]))
         batch_sizes = sorted({*old["batch_sizes"], *batch_sizes})
         trials = max(trials, old["trials"])
     manifest = {
         "preset": preset.to_dict(),
+        "fingerprint": preset_fingerprint(preset.to_dict()),
         "seed": seed,
         "methods": list(methods),
         "batch_sizes": list(batch_sizes),
@@ -148,6 +168,88 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
     }
     atomic_write_text(out / "manifest.json", _json(manifest))
     return manifest
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """``"key: was X, now Y"`` for each setting that differs (nested dicts by dotted key)."""
+    out = []
+    for key in sorted(set(old) | set(new), key=str):
+        was, now = old.get(key, "(absent)"), new.get(key, "(absent)")
+        if isinstance(was, dict) and isinstance(now, dict):
+            out += _differences(was, now, f"{prefix}{key}.")
+        elif was != now:
+            out.append(f"{prefix}{key} was {was!r}, now {now!r}")
+    return out
+
+
+def _check_orphans(out: Path, seed: int, fingerprint: str) -> None:
+    """Without a manifest, results files are accepted only when their records name this seed and preset."""
+    for path in sorted(out.iterdir()):
+        unit = parse_unit_filename(path.name)
+        if unit is None:
+            continue
+        records = read_records(path, repair=False)
+        if any("seed" not in r or "fingerprint" not in r for r in records):
+            raise ValueError(f"out {str(out)!r} holds results ({path.name}) but no manifest.json, and their records "
+                             "do not say which seed and preset made them; restore the manifest or use another folder")
+        check_provenance(records, path, seed=seed + unit[2], fingerprint=fingerprint)
+
+
+def check_device(device) -> str | None:
+    """Check that ``device`` names a device this machine has; return it as a string (None: CPU).
+
+    Raises:
+        ValueError: an unknown device string, the meta device, or CUDA / MPS that is not available.
+    """
+    if device is None:
+        return None
+    import torch
+
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be cpu, cuda, cuda:N or mps, got {device!r}") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} needs CUDA, but this PyTorch sees no CUDA GPU "
+                             f"(torch {torch.__version__}); use --device cpu")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    elif d.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"device {device!r} needs Apple's MPS, which this machine does not have; use --device cpu")
+    elif d.type != "cpu":
+        raise ValueError(f"device must be cpu, cuda, cuda:N or mps, got {device!r}"
+                         + (" (the meta device holds no data)" if d.type == "meta" else ""))
+    return str(device)
+
+
+def _check_executor(executor: str) -> None:
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    if executor == "local":
+        return
+    try:
+        import submitit  # noqa: F401
+    except ImportError:
+        raise ValueError(f"executor {executor!r} needs submitit: pip install 'balance_lite[slurm]'") from None
+    if executor == "slurm":
+        import shutil
+
+        if shutil.which("sbatch") is None:
+            raise ValueError("executor 'slurm' needs a SLURM cluster, but 'sbatch' is not on this machine's PATH; "
+                             "use --executor local (with --jobs N) here")
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out {str(out)!r} is a file, expected a results folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"out {str(out)!r} cannot be created: {err.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"out {str(out)!r} is not writable by this user")
 
 
 def _json(obj) -> str:
@@ -202,29 +304,53 @@ def run_experiment(
     Returns:
         One status dict per unit (see :func:`run_unit`), or the submitit jobs when not waiting.
 
+    The results folder is locked (:func:`~balance_lite.experiments.results.lock_folder`) from the
+    checks of the manifest until the last unit ends; with ``executor="slurm"`` and ``wait=False``
+    the lock ends once the jobs are submitted, so do not start another run into the folder while
+    they run. Every argument is checked before anything is written.
+
     Raises:
-        ValueError: unknown preset, method, executor, a batch size the preset does not have, bad
-            ``trials`` / ``jobs``, or an ``out`` folder made with other settings.
+        ValueError: unknown preset, method, executor (or SLURM / submitit missing), device (or one
+            this machine lacks), a batch size the preset does not have, bad ``trials`` / ``jobs`` /
+            ``seed``, a ``data_root`` that is not a folder, an ``out`` that is a file or not writable,
+            or an ``out`` folder made with other settings.
+        FolderLockedError: another run holds ``out``.
     """
     spec_preset = get_preset(preset, quick=quick, protocol=protocol)
     trials = spec_preset.trials if trials is None else trials
+    if methods is not None and len(list(methods)) == 0:
+        raise ValueError(f"methods must name at least one strategy among {spec_preset.methods()}, got none")
     methods = list(methods or DEFAULT_METHODS)
     unknown = [m for m in methods if m not in spec_preset.methods()]
     if unknown:
         raise ValueError(f"methods must be among {spec_preset.methods()}, got {unknown}")
+    if batch_sizes is not None and len(list(batch_sizes)) == 0:
+        raise ValueError(f"batch_sizes must name at least one of the preset's {list(spec_preset.batch_sizes)}, got none")
     batch_sizes = list(batch_sizes or spec_preset.batch_sizes)
     bad = [b for b in batch_sizes if b not in spec_preset.batch_sizes]
     if bad:
         raise ValueError(f"batch_sizes must be among the preset's {list(spec_preset.batch_sizes)}, got {bad}")
-    if not isinstance(trials, int) or trials < 1:
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
-    if not isinstance(jobs, int) or jobs < 1:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    _check_executor(executor)
+    device = check_device(device)
+    if data_root is not None and not Path(data_root).expanduser().is_dir():
+        raise ValueError(f"data_root {str(data_root)!r} is not a folder; give the folder that holds the data "
+                         "(e.g. MNIST/raw/...), or leave it out to use $BALANCE_LITE_DATA")
     suffix = "-quick" if quick else ("" if protocol == "paper" else f"-{protocol}")
     out = Path(out or Path("results") / (preset + suffix))
-    out.mkdir(parents=True, exist_ok=True)
+    _check_out(out)
+    with lock_folder(out):
+        return _run_locked(preset, spec_preset, out, methods, batch_sizes, trials, seed, quick, protocol, device,
+                           jobs, executor, data_root, progress, slurm, wait, log)
+
+
+def _run_locked(preset, spec_preset, out, methods, batch_sizes, trials, seed, quick, protocol, device, jobs,
+                executor, data_root, progress, slurm, wait, log) -> list:
     write_manifest(out, spec_preset, methods=methods, batch_sizes=batch_sizes, trials=trials, seed=seed,
                    device=device, executor=executor)
     units = plan_units(methods, batch_sizes, trials)
@@ -249,21 +375,33 @@ def run_experiment(
 
         threads = max(1, (os.cpu_count() or 1) // jobs)
         ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
+        try:
             futures = [pool.submit(run_unit, {**spec, "num_threads": threads}) for spec in todo]
             for future in concurrent.futures.as_completed(futures):
                 status = future.result()
                 log(f"  {status['unit']}: {status['iterations']} iterations ({status['new']} new)")
                 statuses.append(status)
+        except BaseException:
+            # Ctrl-C or a failed unit: stop the workers now (a torn last line is repaired on resume)
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
         return statuses
     return _submit(todo, out, executor, slurm or {}, wait, log) + (statuses if wait else [])
 
 
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (no traceback from each worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _submit(specs, out: Path, executor: str, params: dict, wait: bool, log) -> list:
-    try:
-        import submitit
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("executor 'slurm' needs submitit: pip install 'balance_lite[slurm]'") from None
+    import submitit
     cluster = {"slurm": "slurm", "submitit-local": "local", "submitit-debug": "debug"}[executor]
     ex = submitit.AutoExecutor(folder=out / "submitit", cluster=cluster)
     ex.update_parameters(**{"timeout_min": 24 * 60, "name": "balance-lite", **params})
