@@ -165,15 +165,13 @@ def test_student_version_has_no_solution(released, chapter):
 STUDENTS = ("instructor", "untouched")
 
 
-def autograde(chapter: str, root: Path, threads: int) -> dict:
+def autograde(chapter: str, root: Path) -> dict:
     """Generate the assignment, submit the two notebooks, autograde them; return scores and timing."""
     start = time.perf_counter()
     student.write_course(root, [chapter])
     student.generate(root, chapter)
     for who, source in (("instructor", root / "source"), ("untouched", root / "release")):
         shutil.copytree(source / chapter, root / "submitted" / who / chapter)
-    env_threads = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    saved = {k: os.environ.get(k) for k in env_threads}
     done = student.nbgrader(root, "autograde", chapter, "--force", check=False)
     from nbgrader.api import Gradebook
 
@@ -187,7 +185,6 @@ def autograde(chapter: str, root: Path, threads: int) -> dict:
                 continue
             grades[who] = [(g.name, g.cell_type if hasattr(g, "cell_type") else None, g.auto_score, g.max_score,
                             g.needs_manual_grade) for g in nb.grades]
-    del saved
     errors = {}
     for who in STUDENTS:
         graded = root / "autograded" / who / chapter / f"{chapter}.ipynb"
@@ -201,13 +198,12 @@ def autograde(chapter: str, root: Path, threads: int) -> dict:
 @pytest.fixture(scope="module")
 def autograded(tmp_path_factory):
     jobs = max(1, min(len(CHAPTERS), int(os.environ.get("GRADING_JOBS", os.cpu_count() or 1))))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     base = tmp_path_factory.mktemp("courses")
     start = time.perf_counter()
     # Longest chapters first, so that the pool finishes together.
     order = sorted(CHAPTERS, key=lambda ch: -(REPO / "book" / f"{ch}.ipynb").stat().st_size)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = dict(zip(order, pool.map(lambda ch: autograde(ch, base / ch, threads), order)))
+        results = dict(zip(order, pool.map(lambda ch: autograde(ch, base / ch), order)))
     elapsed = time.perf_counter() - start
     print(f"\nautograded {len(CHAPTERS)} chapters x {len(STUDENTS)} submissions in {elapsed:.0f} s "
           f"({jobs} in parallel): " + ", ".join(f"{ch} {r['seconds']:.0f} s" for ch, r in results.items()))
