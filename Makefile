@@ -26,12 +26,12 @@ vendor_js/vendor/.versions: scripts/vendor_js.sh
 book: $(STAMP) vendor_js/vendor/.versions
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## Every test: the library's unit tests, every chapter executed and autograded by nbgrader (instructor and
-## student versions, tests/test_grading.py), the rendered book in Chromium.
+## Every test: the library's unit tests and docstring examples, every chapter executed and autograded by
+## nbgrader (instructor and student versions, tests/test_grading.py), the rendered book in Chromium.
 ## One chapter under nbval while writing it: .venv/bin/python -m pytest --nbval-lax book/ec2.ipynb
 test: book
 	scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules -p no:cacheprovider balance_lite tests
 
 ## Student notebooks (solutions stubbed, hidden tests removed) and an nbgrader course, in student/.
 student: $(STAMP)

@@ -1,5 +1,7 @@
 r"""The ``balance-lite`` command: run a preset, plot its learning curves, print its table.
 
+Chapter: *The active learning loop in 30 lines* (the last section: one command with the CLI).
+
 Examples::
 
     balance-lite presets

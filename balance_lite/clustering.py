@@ -1,5 +1,8 @@
 r"""Equivalence classes from a metric: Hamming distances and farthest-first traversal.
 
+Chapters: *The cost of labels*, *When information is not what you need* and *Hypotheses from MC
+dropout*.
+
 Used by the hypothesis-space chapters (``balance_lite.hypotheses``) and by BALanCe-Partition
 (App. B.3 of the paper), which both group hypotheses whose predictions differ on at most a
 fraction ``tau`` of the points.

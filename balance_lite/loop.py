@@ -36,6 +36,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from .checks import check_int, check_positive_int
 from .data import Splits
 from .metrics import evaluate_predictions
 from .strategies import Strategy, get_strategy
@@ -86,8 +87,10 @@ class IterationRecord:
         tau: the Hamming threshold used to acquire (BALanCe methods), else None.
         num_edges: cut hypothesis pairs among the K (BALanCe methods), else None.
         random_fallback: the strategy found nothing to go on and acquired at random.
+        fallback_reason: why it did (see :func:`balance_lite.acquisition.no_edge_fallback`), else None.
         selected: pool positions acquired after this evaluation, in pick order ([] at the end).
         scores: the strategy's value after each pick.
+        num_tied: how many candidates tied for each pick (the pick was drawn among them).
         epochs: training epochs run (0 when there was nothing to train on).
         seconds: wall time of ``train``, ``evaluate``, ``predict`` and ``acquire``.
     """
@@ -102,8 +105,10 @@ class IterationRecord:
     tau: float | None = None
     num_edges: int | None = None
     random_fallback: bool = False
+    fallback_reason: str | None = None
     selected: list[int] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    num_tied: list[int] = field(default_factory=list)
     epochs: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -113,7 +118,8 @@ class IterationRecord:
 
     @classmethod
     def from_dict(cls, record: dict) -> "IterationRecord":
-        """Rebuild a record from :meth:`to_dict`'s output (extra keys are ignored)."""
+        """Rebuild a record from :meth:`to_dict`'s output (extra keys are ignored, missing ones take
+        their defaults: records written before ``fallback_reason`` and ``num_tied`` existed load)."""
         names = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in record.items() if k in names})
 
@@ -192,22 +198,22 @@ def run_active_learning(
         An :class:`ActiveLearningResult` holding ``resume``'s records followed by the new ones.
 
     Raises:
+        TypeError: ``batch_size``, ``budget`` or ``eval_samples`` is not an integer.
         ValueError: bad ``batch_size``, ``budget``, ``initial``, ``eval_samples``, or ``resume``
             records that do not continue ``initial``.
     """
     pool = dataset.pool
     N = len(pool)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not isinstance(eval_samples, int) or eval_samples < 1:
-        raise ValueError(f"eval_samples must be a positive integer, got {eval_samples!r}")
-    if candidates is not None and (not isinstance(candidates, int) or isinstance(candidates, bool) or candidates < 1):
-        raise ValueError(f"candidates must be a positive integer or None, got {candidates!r}")
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(eval_samples, "eval_samples")
+    if candidates is not None:
+        check_positive_int(candidates, "candidates")
     initial = list(dataset.initial if initial is None else initial)
     initial = [int(i) for i in initial]
     if len(set(initial)) != len(initial) or any(not 0 <= i < N for i in initial):
         raise ValueError(f"initial must hold distinct pool positions in [0, {N}), got {initial}")
-    if not isinstance(budget, int) or not len(initial) <= budget <= N:
+    budget = check_int(budget, "budget")
+    if not len(initial) <= budget <= N:
         raise ValueError(f"budget must be an integer between len(initial) = {len(initial)} and the pool size {N}, "
                          f"got {budget!r}")
     strategy = get_strategy(acquisition) if isinstance(acquisition, str) else acquisition
@@ -301,7 +307,9 @@ def _iteration(t, dataset: Splits, model_factory, strategy: Strategy, labeled: l
         raise RuntimeError(f"strategy {strategy.name!r} must return {b} distinct positions, got {chosen.indices}")
     record.selected = [candidates[i] for i in chosen.indices]
     record.scores = [float(s) for s in chosen.scores]
+    record.num_tied = [int(n) for n in chosen.num_tied]
     record.tau = chosen.tau
     record.num_edges = chosen.num_edges
     record.random_fallback = bool(chosen.random_fallback)
+    record.fallback_reason = chosen.fallback_reason
     return record

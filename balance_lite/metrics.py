@@ -3,7 +3,8 @@ r"""Test-set metrics of the MC-averaged predictive distribution (the paper's lea
 Chapter: *The active learning loop in 30 lines*.
 
 The predictive distribution averages S consistent MC-dropout samples,
-``p(y | x) = (1/S) sum_s p(y | x, ω_s)``; accuracy, macro-averaged one-vs-rest AUC, macro F1 and the
+``p(y | x) = (1/S) sum_s p(y | x, ω_s)`` (:func:`predictive_log_probs`, defined with the
+acquisition scores and re-exported here); accuracy, macro-averaged one-vs-rest AUC, macro F1 and the
 negative log-likelihood are then computed with scikit-learn.
 
 Example:
@@ -15,34 +16,17 @@ Example:
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
-import torch
 from torch import Tensor
+
+from .acquisition.scores import predictive_log_probs
 
 __all__ = ["METRICS", "evaluate_predictions", "predictive_log_probs"]
 
 #: The metrics every record holds, in the paper's order.
 METRICS = ("accuracy", "macro_auc", "macro_f1", "nll")
-
-
-def predictive_log_probs(log_probs: Tensor) -> Tensor:
-    """Log of the MC-averaged predictive ``log (1/S) sum_s p(y | x, ω_s)``.
-
-    Args:
-        log_probs: ``[N, S, C]`` log-probabilities.
-
-    Returns:
-        ``[N, C]`` on the same device.
-
-    Raises:
-        ValueError: ``log_probs`` is not 3-d with S >= 1.
-    """
-    if log_probs.dim() != 3 or log_probs.shape[1] == 0:
-        raise ValueError(f"log_probs must have shape [N, S, C] with S >= 1, got {tuple(log_probs.shape)}")
-    return torch.logsumexp(log_probs, dim=1) - math.log(log_probs.shape[1])
 
 
 def evaluate_predictions(log_probs: Tensor, labels: Tensor) -> dict[str, float]:

@@ -38,8 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import check_positive_int
+from .data.registry import dataset_spec
+
 __all__ = [
-    "ARCHITECTURES",
     "CPU_CHUNK_ELEMENTS",
     "DEFAULT_ROWS_PER_CHUNK",
     "FUSE_MIN_SAMPLES",
@@ -47,6 +49,7 @@ __all__ = [
     "ConsistentDropout2d",
     "MCDropoutNet",
     "MaskSet",
+    "NETWORKS",
     "build_model",
     "digits_mlp",
     "emnist_cnn",
@@ -80,8 +83,7 @@ class _ConsistentDropoutBase(nn.Module):
 
     def __init__(self, num_features: int, p: float = 0.5):
         super().__init__()
-        if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"num_features must be a positive integer, got {num_features!r}")
+        check_positive_int(num_features, "num_features")
         self.num_features = num_features
         self.p = _check_p(p)
 
@@ -218,10 +220,9 @@ class MCDropoutNet(nn.Module):
             A :class:`MaskSet` with one ``[S, F_l]`` bool mask per dropout layer.
 
         Raises:
-            ValueError: ``num_samples`` is not a positive integer.
+            TypeError, ValueError: ``num_samples`` is not a positive integer.
         """
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+        check_positive_int(num_samples, "num_samples")
         masks = tuple(layer.draw_mask(num_samples, generator) for layer in self.dropout_layers())
         return MaskSet(masks).to(self.device)
 
@@ -328,8 +329,7 @@ class MCDropoutNet(nn.Module):
             fuse = S >= FUSE_MIN_SAMPLES
         if chunk_size is None:
             chunk_size = self.default_chunk_size(S)
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        check_positive_int(chunk_size, "chunk_size")
         device = self.device
         masks = masks.to(device)
         N = x.shape[0]
@@ -385,8 +385,7 @@ class MCDropoutNet(nn.Module):
         Returns:
             ``[N, C]`` on the network's device.
         """
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        check_positive_int(chunk_size, "chunk_size")
         device = self.device
         was_training = self.training
         self.eval()
@@ -571,20 +570,14 @@ def _mlp(hidden: tuple[int, ...], name: str) -> Callable[..., MCDropoutNet]:
     return build
 
 
-#: The network for each dataset name of :func:`balance_lite.data.load`.
-ARCHITECTURES: dict[str, Callable[..., MCDropoutNet]] = {
-    "digits": digits_mlp,
-    "repeated-digits": digits_mlp,
-    "mnist": mnist_cnn,
-    "repeated-mnist": mnist_cnn,
-    "imbalanced-mnist": mnist_cnn,
-    "fashion-mnist": emnist_cnn,
-    "emnist-balanced": emnist_cnn,
-    "emnist-bymerge": emnist_cnn,
-    "emnist-byclass": emnist_cnn,
-    "har": _mlp((64, 64), "har_mlp"),
-    "drift": _mlp((32, 32), "drift_mlp"),
-    "dry-bean": _mlp((8, 8), "dry_bean_mlp"),
+#: The architectures by name; each dataset names its own (:class:`balance_lite.data.DatasetSpec`).
+NETWORKS: dict[str, Callable[..., MCDropoutNet]] = {
+    "digits_mlp": digits_mlp,
+    "mnist_cnn": mnist_cnn,
+    "emnist_cnn": emnist_cnn,
+    "har_mlp": _mlp((64, 64), "har_mlp"),
+    "drift_mlp": _mlp((32, 32), "drift_mlp"),
+    "dry_bean_mlp": _mlp((8, 8), "dry_bean_mlp"),
 }
 
 
@@ -592,7 +585,8 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, *, p: f
     """Build the paper's network for dataset ``name``, freshly initialised (from torch's global RNG).
 
     Args:
-        name: a key of :data:`ARCHITECTURES` (a dataset name such as ``"mnist"`` or ``"digits"``).
+        name: a dataset name such as ``"mnist"`` or ``"digits"`` (its network is declared in
+            :func:`balance_lite.data.dataset_spec`).
         input_shape: the shape of one input (``splits.input_shape``).
         num_classes: C (``splits.num_classes``).
         p: dropout probability (0.5 in the paper).
@@ -607,8 +601,7 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, *, p: f
         >>> build_model("har", (561,), 6).name
         'har_mlp'
     """
-    if name not in ARCHITECTURES:
-        raise ValueError(f"name must be one of {sorted(ARCHITECTURES)}, got {name!r}")
+    network = NETWORKS[dataset_spec(name).network]
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    return ARCHITECTURES[name](input_shape, num_classes, p=_check_p(p))
+    return network(input_shape, num_classes, p=_check_p(p))

@@ -5,16 +5,20 @@ Chapter: *The active learning loop in 30 lines*.
 A strategy turns a trained MC-dropout network and the unlabeled pool into a batch of pool
 positions, in two timed steps with one signature for every method:
 
-1. :meth:`Strategy.predict` samples what the method needs from the network: nothing for random,
-   ``[N, S, C]`` log-probabilities for BALD-like scores, and for BALanCe two independent sets of K
+1. :meth:`Strategy.predict` samples the typed predictions its method needs from the network
+   (:class:`~balance_lite.acquisition.PoolSize`, :class:`~balance_lite.acquisition.SamplePredictions`,
+   :class:`~balance_lite.acquisition.PairPredictions`): only the pool size N for random, ``[N, S, C]``
+   log-probabilities for BALD-like scores, and for the BALanCe family two independent sets of K
    consistent masks, i.e. ``[N, K, C]`` twice on the pool plus the two sets' hard predictions on
    D̄pool ``[K, U]``;
-2. :meth:`Strategy.select` scores and picks the batch, using the acquisition functions of
-   :mod:`balance_lite.acquisition`; BALanCe methods also compute tau (annealed from the
-   dropout-off validation error, or fixed) and the edges of the K hypothesis pairs.
+2. :meth:`Strategy.select` resolves the method's parameters (tau, annealed from the dropout-off
+   validation error, or fixed) and calls one ``select_*`` function of :mod:`balance_lite.acquisition`,
+   which returns the :class:`~balance_lite.acquisition.Selection` unchanged.
 
-:func:`get_strategy` builds one from its name and parameters, e.g.
-``get_strategy("batch-balance", num_pairs=100, divisor=4)``.
+Every method is declared once, in :data:`STRATEGIES`: its name, how to build it and which preset
+fields (S = ``num_samples``, K = ``num_pairs``, M = ``num_configurations``, ``divisor``) it takes,
+so a preset builds any strategy from the registry. :func:`get_strategy` builds one from its name
+and parameters, e.g. ``get_strategy("batch-balance", num_pairs=100, divisor=4)``.
 
 Example:
     >>> strategy = get_strategy("random")
@@ -27,17 +31,21 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from dataclasses import dataclass
+from typing import Callable, ClassVar
 
 import torch
 from torch import Tensor
 
+from . import acquisition
+from .acquisition import PairPredictions, PoolSize, SamplePredictions, Selection
+from .checks import check_choice, check_positive_int, check_positive_real
+
 __all__ = [
-    "Acquired",
     "BalanceStrategy",
     "BatchBALDStrategy",
     "BatchBalanceStrategy",
+    "Method",
     "PartitionStrategy",
     "RandomStrategy",
     "STRATEGIES",
@@ -45,52 +53,33 @@ __all__ = [
     "Strategy",
     "available",
     "get_strategy",
-    "resolve_tau",
 ]
 
-
-@dataclass
-class Acquired:
-    """The batch a strategy chose.
-
-    Attributes:
-        indices: positions in the candidate pool passed to the strategy, in pick order.
-        scores: the acquisition value after each pick (the method's own scale).
-        tau: the Hamming threshold used (BALanCe methods), else None.
-        num_edges: how many of the K hypothesis pairs were cut (d_H > tau), else None (also for
-            BALanCe-Partition, whose edges join hypotheses of different classes).
-        random_fallback: True when the method had nothing to go on (no edge left) and picked at random.
-    """
-
-    indices: list[int]
-    scores: list[float] = field(default_factory=list)
-    tau: float | None = None
-    num_edges: int | None = None
-    random_fallback: bool = False
+Predictions = PoolSize | SamplePredictions | PairPredictions
 
 
 class Strategy:
     """One acquisition method: ``predict`` then ``select``; ``strategy(...)`` does both.
 
-    Subclasses set ``name`` and implement both steps; their constructor arguments are the
-    method's parameters (see :meth:`params`).
+    Subclasses implement both steps; their constructor arguments are the method's parameters
+    (see :meth:`params`).
     """
 
     name: ClassVar[str] = ""
     #: Whether :meth:`predict` needs D̄pool (the held-out inputs).
     uses_holdout: ClassVar[bool] = False
 
-    def predict(self, model, pool_x: Tensor, holdout_x: Tensor | None, *, generator: torch.Generator) -> Any:
+    def predict(self, model, pool_x: Tensor, holdout_x: Tensor | None, *, generator: torch.Generator) -> Predictions:
         """Sample what :meth:`select` needs from the trained ``model`` on ``pool_x`` ``[N, ...]``."""
         raise NotImplementedError
 
-    def select(self, predictions: Any, batch_size: int, *, val_error: float,
-               generator: torch.Generator) -> Acquired:
+    def select(self, predictions: Predictions, batch_size: int, *, val_error: float,
+               generator: torch.Generator) -> Selection:
         """Choose ``batch_size`` positions of the pool given :meth:`Strategy.predict`'s output."""
         raise NotImplementedError
 
     def __call__(self, model, pool_x: Tensor, holdout_x: Tensor | None, *, batch_size: int, val_error: float,
-                 generator: torch.Generator) -> Acquired:
+                 generator: torch.Generator) -> Selection:
         predictions = self.predict(model, pool_x, holdout_x, generator=generator)
         return self.select(predictions, batch_size, val_error=val_error, generator=generator)
 
@@ -106,26 +95,21 @@ class Strategy:
         return f"{type(self).__name__}({self.name!r}{', ' if inner else ''}{inner})"
 
 
-def _check_positive(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 @dataclass(repr=False)
 class RandomStrategy(Strategy):
     """Uniformly random batches: the baseline every curve is compared with."""
 
     name: ClassVar[str] = "random"
 
-    def predict(self, model, pool_x, holdout_x, *, generator):
-        return pool_x.shape[0]
+    def predict(self, model, pool_x, holdout_x, *, generator) -> PoolSize:
+        return PoolSize(pool_x.shape[0])
 
-    def select(self, predictions, batch_size, *, val_error, generator):
-        N = int(predictions)
-        if not 1 <= batch_size <= N:
-            raise ValueError(f"batch_size must be between 1 and the pool size {N}, got {batch_size}")
-        picked = torch.randperm(N, generator=generator)[:batch_size].tolist()
-        return Acquired(indices=picked, scores=[0.0] * batch_size)
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_random(predictions, batch_size, generator=generator)
+
+
+def _sample_log_probs(model, pool_x: Tensor, num_samples: int, chunk_size, generator) -> SamplePredictions:
+    return SamplePredictions(model.sample_log_probs(pool_x, num_samples, chunk_size=chunk_size, generator=generator))
 
 
 @dataclass(repr=False)
@@ -145,20 +129,17 @@ class ScoreStrategy(Strategy):
     label: str = "scores"
 
     def __post_init__(self):
-        _check_positive("num_samples", self.num_samples)
+        check_positive_int(self.num_samples, "num_samples")
 
     @property
     def name(self) -> str:  # type: ignore[override]
         return self.label
 
-    def predict(self, model, pool_x, holdout_x, *, generator):
-        return model.sample_log_probs(pool_x, self.num_samples, chunk_size=self.chunk_size, generator=generator)
+    def predict(self, model, pool_x, holdout_x, *, generator) -> SamplePredictions:
+        return _sample_log_probs(model, pool_x, self.num_samples, self.chunk_size, generator)
 
-    def select(self, predictions, batch_size, *, val_error, generator):
-        from .acquisition import top_b
-
-        sel = top_b(self.score_fn(predictions), batch_size, generator=generator)
-        return Acquired(indices=list(sel.indices), scores=list(sel.scores))
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_top_scores(predictions, batch_size, score_fn=self.score_fn, generator=generator)
 
 
 @dataclass(repr=False)
@@ -177,57 +158,20 @@ class BatchBALDStrategy(Strategy):
     chunk_size: int | None = None
 
     def __post_init__(self):
-        _check_positive("num_samples", self.num_samples)
-        _check_positive("num_configurations", self.num_configurations)
+        check_positive_int(self.num_samples, "num_samples")
+        check_positive_int(self.num_configurations, "num_configurations")
 
-    def predict(self, model, pool_x, holdout_x, *, generator):
-        return model.sample_log_probs(pool_x, self.num_samples, chunk_size=self.chunk_size, generator=generator)
+    def predict(self, model, pool_x, holdout_x, *, generator) -> SamplePredictions:
+        return _sample_log_probs(model, pool_x, self.num_samples, self.chunk_size, generator)
 
-    def select(self, predictions, batch_size, *, val_error, generator):
-        from . import acquisition
-
-        sel = acquisition.batchbald(predictions, batch_size, num_samples=self.num_configurations,
-                                    generator=generator)
-        return Acquired(indices=list(sel.indices), scores=list(sel.scores))
-
-
-def resolve_tau(tau: float | str, divisor: float, val_error: float) -> float:
-    """The Hamming threshold: ``tau`` itself if a number, else ``val_error / divisor`` ("anneal").
-
-    Args:
-        tau: a fixed threshold in [0, 1], or ``"anneal"``.
-        divisor: the annealing divisor (2, 4 or 8 in the paper).
-        val_error: the dropout-off validation error epsilon of the trained network.
-    """
-    if tau == "anneal":
-        from . import acquisition
-
-        return float(acquisition.annealed_tau(val_error, divisor))
-    if isinstance(tau, (int, float)) and not isinstance(tau, bool) and 0.0 <= tau <= 1.0:
-        return float(tau)
-    raise ValueError(f"tau must be 'anneal' or a number in [0, 1], got {tau!r}")
-
-
-@dataclass
-class PairPredictions:
-    """What the BALanCe methods sample: K hypothesis pairs ``(ω_k, ω'_k)`` from two mask sets.
-
-    Attributes:
-        log_probs_a: ``[N, K, C]`` pool log-probabilities under the first mask set.
-        log_probs_b: ``[N, K, C]`` under the second, independent set.
-        preds_a: ``[K, U]`` hard predictions of the first set on D̄pool.
-        preds_b: ``[K, U]`` of the second set.
-    """
-
-    log_probs_a: Tensor
-    log_probs_b: Tensor
-    preds_a: Tensor
-    preds_b: Tensor
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_batchbald(predictions, batch_size, num_configurations=self.num_configurations,
+                                            generator=generator)
 
 
 @dataclass(repr=False)
 class _PairStrategy(Strategy):
-    """Shared by the BALanCe family: K pairs of hypotheses, tau and the edges."""
+    """Shared by the BALanCe family: K pairs of hypotheses and the tau rule."""
 
     num_pairs: int = 100
     tau: float | str = "anneal"
@@ -236,13 +180,11 @@ class _PairStrategy(Strategy):
     uses_holdout: ClassVar[bool] = True
 
     def __post_init__(self):
-        _check_positive("num_pairs", self.num_pairs)
-        if not (isinstance(self.divisor, (int, float)) and self.divisor > 0):
-            raise ValueError(f"divisor must be a positive number, got {self.divisor!r}")
-        if self.tau != "anneal":
-            resolve_tau(self.tau, self.divisor, 0.0)  # raises on a bad fixed tau
+        check_positive_int(self.num_pairs, "num_pairs")
+        check_positive_real(self.divisor, "divisor")
+        acquisition.resolve_tau(self.tau, self.divisor, 0.0)  # raises on a bad fixed tau
 
-    def predict(self, model, pool_x, holdout_x, *, generator):
+    def predict(self, model, pool_x, holdout_x, *, generator) -> PairPredictions:
         if holdout_x is None or holdout_x.shape[0] == 0:
             raise ValueError(f"{self.name} needs held-out inputs (D̄pool), got none")
         masks_a = model.draw_masks(self.num_pairs, generator=generator)
@@ -257,12 +199,9 @@ class _PairStrategy(Strategy):
             preds_b=preds[1].contiguous(),
         )
 
-    def edges(self, predictions: PairPredictions, val_error: float) -> tuple[float, Tensor]:
-        """tau and the ``[K]`` bool edges ``d_H(ω_k, ω'_k) > tau``."""
-        from . import acquisition
-
-        tau = resolve_tau(self.tau, self.divisor, val_error)
-        return tau, acquisition.hamming_edges(predictions.preds_a, predictions.preds_b, tau)
+    def resolve_tau(self, val_error: float) -> float:
+        """This acquisition's tau (see :func:`balance_lite.acquisition.resolve_tau`)."""
+        return acquisition.resolve_tau(self.tau, self.divisor, val_error)
 
 
 @dataclass(repr=False)
@@ -281,18 +220,9 @@ class BalanceStrategy(_PairStrategy):
 
     name: ClassVar[str] = "balance"
 
-    def select(self, predictions, batch_size, *, val_error, generator):
-        from . import acquisition
-
-        tau, edges = self.edges(predictions, val_error)
-        num_edges = int(edges.sum())
-        if num_edges == 0:
-            picked = RandomStrategy().select(predictions.log_probs_a.shape[0], batch_size, val_error=val_error,
-                                             generator=generator)
-            return Acquired(picked.indices, picked.scores, tau, 0, random_fallback=True)
-        scores = acquisition.balance_scores(predictions.log_probs_a, predictions.log_probs_b, edges)
-        sel = acquisition.top_b(scores, batch_size, generator=generator)
-        return Acquired(list(sel.indices), list(sel.scores), tau, num_edges)
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_balance(predictions, batch_size, tau=self.resolve_tau(val_error),
+                                          generator=generator)
 
 
 @dataclass(repr=False)
@@ -303,34 +233,29 @@ class BatchBalanceStrategy(_PairStrategy):
         num_pairs: K, hypothesis pairs (2K masks).
         tau: ``"anneal"`` or a fixed threshold.
         divisor: the annealing divisor.
-        method: ``"factorized"`` (exact at any batch size), ``"importance"`` (Eq. 5) or ``"enumerate"``.
-        num_configurations: M, label configurations for ``"importance"``.
+        route: how :func:`~balance_lite.acquisition.batch_balance` computes: ``"factorized"``
+            (exact at any batch size), ``"importance"`` (Eq. 5) or ``"enumerate"``.
+        num_configurations: M, label configurations for ``route="importance"``.
         chunk_size: points per forward pass.
     """
 
-    method: str = "factorized"
+    route: str = "factorized"
     num_configurations: int = 10_000
 
     @property
     def name(self) -> str:  # type: ignore[override]
         """``"batch-balance"``, or ``"batch-balance-importance"`` / ``"batch-balance-enumerate"``."""
-        return "batch-balance" if self.method == "factorized" else f"batch-balance-{self.method}"
+        return "batch-balance" if self.route == "factorized" else f"batch-balance-{self.route}"
 
     def __post_init__(self):
         super().__post_init__()
-        if self.method not in ("factorized", "importance", "enumerate"):
-            raise ValueError(f"method must be 'factorized', 'importance' or 'enumerate', got {self.method!r}")
-        _check_positive("num_configurations", self.num_configurations)
+        check_choice(self.route, "route", acquisition.ROUTES)
+        check_positive_int(self.num_configurations, "num_configurations")
 
-    def select(self, predictions, batch_size, *, val_error, generator):
-        from . import acquisition
-
-        tau, edges = self.edges(predictions, val_error)
-        sel = acquisition.batch_balance(predictions.log_probs_a, predictions.log_probs_b, edges, batch_size,
-                                        method=self.method, num_samples=self.num_configurations,
-                                        generator=generator)
-        return Acquired(list(sel.indices), list(sel.scores), tau, int(edges.sum()),
-                        random_fallback=sel.fallback_random)
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_batch_balance(predictions, batch_size, tau=self.resolve_tau(val_error),
+                                                route=self.route, num_configurations=self.num_configurations,
+                                                generator=generator)
 
 
 @dataclass(repr=False)
@@ -347,47 +272,58 @@ class PartitionStrategy(_PairStrategy):
 
     name: ClassVar[str] = "balance-partition"
 
-    def select(self, predictions, batch_size, *, val_error, generator):
-        from . import acquisition
-
-        tau = resolve_tau(self.tau, self.divisor, val_error)
-        classes = acquisition.partition_classes(predictions.preds_a, predictions.preds_b, tau)  # [2K]
-        scores = acquisition.partition_scores(predictions.log_probs_a, predictions.log_probs_b, classes)
-        if int(classes.max()) == 0:  # one class: nothing to tell apart, every score is 0
-            picked = RandomStrategy().select(scores.shape[0], batch_size, val_error=val_error, generator=generator)
-            return Acquired(picked.indices, picked.scores, tau, None, random_fallback=True)
-        sel = acquisition.top_b(scores, batch_size, generator=generator)
-        return Acquired(list(sel.indices), list(sel.scores), tau, None)
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_partition(predictions, batch_size, tau=self.resolve_tau(val_error),
+                                            generator=generator)
 
 
-def _score_strategy(score_name: str, label: str) -> Callable[..., ScoreStrategy]:
+@dataclass(frozen=True)
+class Method:
+    """An acquisition method, declared once: its name, how to build it, the preset fields it takes.
+
+    Attributes:
+        name: the registered name (``balance-lite run --methods NAME``, results file names).
+        build: the constructor; takes the method's parameters as keywords.
+        preset_fields: the :class:`~balance_lite.experiments.presets.Preset` fields passed to ``build``
+            (their names are the constructor's parameter names).
+        doc: one line for listings.
+    """
+
+    name: str
+    build: Callable[..., Strategy]
+    preset_fields: tuple[str, ...] = ()
+    doc: str = ""
+
+    def __call__(self, **params) -> Strategy:
+        return self.build(**params)
+
+
+def _scores(name: str, score_fn: Callable[[Tensor], Tensor]) -> Method:
     def build(num_samples: int = 100, chunk_size: int | None = None) -> ScoreStrategy:
-        from . import acquisition
+        return ScoreStrategy(score_fn, num_samples=num_samples, chunk_size=chunk_size, label=name)
 
-        return ScoreStrategy(getattr(acquisition, score_name), num_samples=num_samples, chunk_size=chunk_size,
-                             label=label)
-
-    build.__doc__ = f"Top-B of ``balance_lite.acquisition.{score_name}`` (``{label}``)."
-    return build
+    doc = f"top-B of balance_lite.acquisition.{score_fn.__name__}"
+    return Method(name, build, ("num_samples",), doc)
 
 
-def _importance(**params) -> BatchBalanceStrategy:
-    return BatchBalanceStrategy(method="importance", **params)
+def _batch_balance_importance(**params) -> BatchBalanceStrategy:
+    return BatchBalanceStrategy(route="importance", **params)
 
 
-#: The registered strategies, each name mapped to a constructor that takes the method's parameters.
-STRATEGIES: dict[str, Callable[..., Strategy]] = {
-    "random": RandomStrategy,
-    "bald": _score_strategy("bald_scores", "bald"),
-    "mean-std": _score_strategy("mean_std_scores", "mean-std"),
-    "variation-ratio": _score_strategy("variation_ratio_scores", "variation-ratio"),
-    "entropy": _score_strategy("predictive_entropy_scores", "entropy"),
-    "batchbald": BatchBALDStrategy,
-    "balance": BalanceStrategy,
-    "batch-balance": BatchBalanceStrategy,
-    "batch-balance-importance": _importance,
-    "balance-partition": PartitionStrategy,
-}
+#: Every registered method by name.
+STRATEGIES: dict[str, Method] = {m.name: m for m in [
+    Method("random", RandomStrategy, (), "uniformly random batches"),
+    _scores("bald", acquisition.bald_scores),
+    _scores("mean-std", acquisition.mean_std_scores),
+    _scores("variation-ratio", acquisition.variation_ratio_scores),
+    _scores("entropy", acquisition.predictive_entropy_scores),
+    Method("batchbald", BatchBALDStrategy, ("num_samples", "num_configurations"), "BatchBALD, greedy joint MI"),
+    Method("balance", BalanceStrategy, ("num_pairs", "divisor"), "BALanCe (Eq. 3), top-B"),
+    Method("batch-balance", BatchBalanceStrategy, ("num_pairs", "divisor"), "Batch-BALanCe (Eq. 4), exact"),
+    Method("batch-balance-importance", _batch_balance_importance, ("num_pairs", "divisor", "num_configurations"),
+           "Batch-BALanCe estimated by importance sampling (Eq. 5)"),
+    Method("balance-partition", PartitionStrategy, ("num_pairs", "divisor"), "BALanCe-Partition (App. B.3)"),
+]}
 
 
 def available() -> list[str]:
@@ -416,4 +352,6 @@ def get_strategy(name: str, **params) -> Strategy:
     try:
         return STRATEGIES[name](**params)
     except TypeError as err:
+        if "unexpected keyword" not in str(err):
+            raise
         raise TypeError(f"strategy {name!r} does not take these parameters {sorted(params)}: {err}") from None

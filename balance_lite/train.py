@@ -37,6 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .checks import check_positive_int
+from .data.registry import dataset_spec
+
 __all__ = ["TrainConfig", "TrainResult", "class_weights", "cpu_threads", "default_threads", "train_config_for", "train_model", "val_accuracy"]
 
 
@@ -64,17 +67,11 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("epoch_size", "batch_size", "max_epochs", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(getattr(self, name), name)
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if not self.weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-
-
-_TABULAR = {"har", "drift", "dry-bean"}
-_DIGITS = {"digits", "repeated-digits"}
 
 
 def train_config_for(name: str, **overrides) -> TrainConfig:
@@ -85,23 +82,20 @@ def train_config_for(name: str, **overrides) -> TrainConfig:
     tabular data (lr 1e-2) with 1,024-example epochs, our choice: the set is small and converges
     in a few epochs. Repeated-digits trains like the digits.
 
+    The settings are declared with the dataset (:class:`balance_lite.data.DatasetSpec`).
+
     Args:
         name: a dataset name (see :func:`balance_lite.data.available`).
         overrides: any :class:`TrainConfig` field, e.g. ``max_epochs=5``.
+
+    Raises:
+        ValueError: ``name`` is not a known dataset.
 
     Example:
         >>> train_config_for("dry-bean").epoch_size, train_config_for("har").lr
         (8192, 0.01)
     """
-    settings: dict = {}
-    if name in _TABULAR or name in _DIGITS:
-        settings["lr"] = 1e-2
-    if name == "dry-bean":
-        settings["epoch_size"] = 8192
-    if name in _DIGITS:
-        settings["epoch_size"] = 1024
-    settings.update(overrides)
-    return TrainConfig(**settings)
+    return TrainConfig(**{**dataset_spec(name).training, **overrides})
 
 
 @dataclass
@@ -248,8 +242,7 @@ def cpu_threads(num_threads: int | None):
     if num_threads is None:
         yield
         return
-    if not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    check_positive_int(num_threads, "num_threads")
     before = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:

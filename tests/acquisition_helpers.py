@@ -5,18 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
-import pytest
 import torch
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Run each acquisition test on one thread: the tensors are tiny, and on a busy machine
-    every multi-threaded kernel waits for a descheduled worker. Restores the setting after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def random_log_probs(n: int, s: int, c: int, seed: int, *, sharpness: float = 2.0, dtype=torch.float64):

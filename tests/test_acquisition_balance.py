@@ -1,4 +1,4 @@
-"""hamming_edges, annealed_tau and balance_scores (Eq. 3 of the paper)."""
+"""balance_scores (Eq. 3 of the paper) and likelihood_ratios; Hamming edges and tau are in test_hamming.py."""
 
 from __future__ import annotations
 
@@ -7,83 +7,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from balance_lite.acquisition import (
-    annealed_tau,
-    balance_scores,
-    hamming_distances,
-    hamming_edges,
-    lambda_ratios,
-)
-from balance_lite.clustering import pairwise_hamming
-from tests.acquisition_helpers import brute_eq4, random_case, single_thread  # noqa: F401
+from balance_lite.acquisition import balance_scores, likelihood_ratios
+from tests.acquisition_helpers import brute_eq4, random_case
 
-# ---------------------------------------------------------------- Hamming edges and tau
-
-
-def test_hamming_distances_agree_with_pairwise_hamming():
-    g = torch.Generator().manual_seed(0)
-    a = torch.randint(0, 4, (5, 30), generator=g)
-    b = torch.randint(0, 4, (5, 30), generator=g)
-    full = pairwise_hamming(torch.cat([a, b]))
-    expected = torch.stack([full[k, 5 + k] for k in range(5)]).double()
-    assert torch.allclose(hamming_distances(a, b), expected, atol=1e-6)
-
-
-def test_hamming_edges_is_strict():
-    a = torch.tensor([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
-    b = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]])  # distances 0, 0.25, 0.5
-    assert hamming_edges(a, b, 0.25).tolist() == [False, False, True]
-    assert hamming_edges(a, b, 0.0).tolist() == [False, True, True]  # ">=" would cut the identical pair
-    assert hamming_edges(a, b, 1.0).tolist() == [False, False, False]
-
-
-def test_annealed_tau():
-    assert annealed_tau(0.2, 4) == pytest.approx(0.05)
-    assert annealed_tau(0.0, 2) == 0.0
-    assert annealed_tau(torch.tensor(0.16), 8) == pytest.approx(0.02)
-
-
-@pytest.mark.parametrize(
-    "args, exc, match",
-    [
-        ((1.5, 2), ValueError, r"val_error must be in \[0, 1\], got 1.5"),
-        ((-0.1, 2), ValueError, "val_error"),
-        ((float("nan"), 2), ValueError, "val_error"),
-        ((0.1, 0), ValueError, "divisor must be a positive finite number"),
-        ((0.1, -2), ValueError, "divisor"),
-        ((0.1, float("inf")), ValueError, "divisor"),
-        (("0.1", 2), TypeError, None),
-        ((0.1, None), TypeError, "divisor"),
-    ],
-)
-def test_annealed_tau_bad_input(args, exc, match):
-    with pytest.raises(exc, match=match):
-        annealed_tau(*args)
-
-
-@pytest.mark.parametrize(
-    "a, b, tau, exc, match",
-    [
-        (torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long), 0.1, ValueError,
-         r"preds_b must have shape \[K, U\] matching preds_a \(2, 3\), got \(2, 4\)"),
-        (torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, 3, dtype=torch.long), 0.1, ValueError, r"K >= 1"),
-        (torch.zeros(2, 0, dtype=torch.long), torch.zeros(2, 0, dtype=torch.long), 0.1, ValueError, r"U >= 1"),
-        (torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.long), 0.1, ValueError, r"\[K, U\]"),
-        (torch.zeros(2, 3), torch.zeros(2, 3), 0.1, TypeError, "integer class labels"),
-        (torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long), 1.2, ValueError, "tau"),
-        (torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long), -0.1, ValueError, "tau"),
-    ],
-)
-def test_hamming_edges_bad_input(a, b, tau, exc, match):
-    with pytest.raises(exc, match=match):
-        hamming_edges(a, b, tau)
-
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 # ---------------------------------------------------------------- balance_scores (Eq. 3)
 
 
-def test_lambda_ratios():
-    lam = lambda_ratios(torch.tensor([[0.2, 0.6, 0.2]], dtype=torch.float64).log())
+def test_likelihood_ratios():
+    lam = likelihood_ratios(torch.tensor([[0.2, 0.6, 0.2]], dtype=torch.float64).log())
     assert torch.allclose(lam, torch.tensor([[1 / 3, 1.0, 1 / 3]], dtype=torch.float64))
 
 

@@ -16,7 +16,9 @@ from balance_lite.acquisition import (
     batch_balance,
     batch_balance_value,
 )
-from tests.acquisition_helpers import brute_eq4, brute_greedy, random_case, shared_base_case, single_thread  # noqa: F401
+from tests.acquisition_helpers import brute_eq4, brute_greedy, random_case, shared_base_case
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 EXACT = ("factorized", "enumerate")
 
@@ -34,10 +36,10 @@ def test_exact_routes_match_brute_force_greedy(n, k, c, b, seed):
     lp_a, lp_b, edges = random_case(n, k, c, seed)
     ref_idx, ref_val = brute_greedy(lambda batch: brute_eq4(lp_a, lp_b, edges, batch), n, b)
     for method in EXACT:
-        sel = batch_balance(lp_a, lp_b, edges, b, method=method, generator=gen(seed))
+        sel = batch_balance(lp_a, lp_b, edges, b, route=method, generator=gen(seed))
         assert sel.indices == ref_idx, method
         assert sel.scores == pytest.approx(ref_val, abs=1e-10), method
-        assert not sel.fallback_random and len(sel.num_tied) == b
+        assert not sel.random_fallback and len(sel.num_tied) == b
 
 
 @settings(deadline=None, max_examples=20)
@@ -45,8 +47,8 @@ def test_exact_routes_match_brute_force_greedy(n, k, c, b, seed):
 def test_factorized_equals_enumerate(n, k, c, b, seed):
     lp_a, lp_b, edges = shared_base_case(n, k, c, seed)
     b = min(b, n)
-    fac = batch_balance(lp_a, lp_b, edges, b, method="factorized", generator=gen(seed))
-    enu = batch_balance(lp_a, lp_b, edges, b, method="enumerate", generator=gen(seed))
+    fac = batch_balance(lp_a, lp_b, edges, b, route="factorized", generator=gen(seed))
+    enu = batch_balance(lp_a, lp_b, edges, b, route="enumerate", generator=gen(seed))
     assert fac.indices == enu.indices
     assert fac.scores == pytest.approx(enu.scores, abs=1e-10)
 
@@ -64,7 +66,7 @@ def test_batch_size_one_is_balance_scores(n, k, c, seed):
     lp_a, lp_b, edges = random_case(n, k, c, seed)
     scores = balance_scores(lp_a, lp_b, edges)
     for method in ("factorized", "enumerate", "importance"):
-        sel = batch_balance(lp_a, lp_b, edges, 1, method=method, generator=gen(seed))
+        sel = batch_balance(lp_a, lp_b, edges, 1, route=method, generator=gen(seed))
         assert sel.scores[0] == pytest.approx(float(scores.max()), abs=1e-12)
         assert float(scores[sel.indices[0]]) == pytest.approx(float(scores.max()), abs=1e-12)
 
@@ -111,9 +113,9 @@ def test_no_edges_gives_flagged_random_batch():
     none = torch.zeros(3, dtype=torch.bool)
     assert (balance_scores(lp_a, lp_b, none) == 0).all()
     for method in ("factorized", "enumerate", "importance"):
-        sel = batch_balance(lp_a, lp_b, none, 4, method=method, generator=gen(3))
-        assert sel.fallback_random and sel.scores == [0.0] * 4 and len(set(sel.indices)) == 4
-        assert sel.indices == batch_balance(lp_a, lp_b, none, 4, method=method, generator=gen(3)).indices
+        sel = batch_balance(lp_a, lp_b, none, 4, route=method, generator=gen(3))
+        assert sel.random_fallback and sel.scores == [0.0] * 4 and len(set(sel.indices)) == 4
+        assert sel.indices == batch_balance(lp_a, lp_b, none, 4, route=method, generator=gen(3)).indices
     firsts = {batch_balance(lp_a, lp_b, none, 1, generator=gen(s)).indices[0] for s in range(20)}
     assert len(firsts) > 3
 
@@ -178,7 +180,7 @@ def test_long_batches_do_not_underflow_into_ties():
     assert sel.indices == ref
     assert sel.scores[-1] == 1.0 and all(v2 >= v1 for v1, v2 in zip(sel.scores, sel.scores[1:]))
     assert sel.indices == batch_balance(lp_a.float(), lp_b.float(), edges, 50, generator=gen(0)).indices
-    imp = batch_balance(lp_a, lp_b, edges, 50, method="importance", num_samples=64, generator=gen(0))
+    imp = batch_balance(lp_a, lp_b, edges, 50, route="importance", num_configurations=64, generator=gen(0))
     assert max(imp.num_tied) == 1
 
 
@@ -193,7 +195,7 @@ def test_importance_error_shrinks_like_one_over_sqrt_m():
     rmse = []
     for m in ms:
         errs = torch.tensor([
-            batch_balance_value(lp_a, lp_b, edges, batch, method="importance", num_samples=m, generator=gen(s)) - exact
+            batch_balance_value(lp_a, lp_b, edges, batch, route="importance", num_configurations=m, generator=gen(s)) - exact
             for s in range(40)
         ])
         rmse.append(float(errs.square().mean().sqrt()))
@@ -204,11 +206,11 @@ def test_importance_error_shrinks_like_one_over_sqrt_m():
 
 def test_importance_value_is_what_the_greedy_reports():
     lp_a, lp_b, edges = shared_base_case(12, 4, 3, seed=3)
-    sel = batch_balance(lp_a, lp_b, edges, 4, method="importance", num_samples=500, generator=gen(7))
-    again = batch_balance_value(lp_a, lp_b, edges, sel.indices, method="importance", num_samples=500, generator=gen(7))
+    sel = batch_balance(lp_a, lp_b, edges, 4, route="importance", num_configurations=500, generator=gen(7))
+    again = batch_balance_value(lp_a, lp_b, edges, sel.indices, route="importance", num_configurations=500, generator=gen(7))
     assert again == sel.scores[-1]
     for method in ("enumerate", "factorized"):
-        assert batch_balance_value(lp_a, lp_b, edges, sel.indices, method=method) == pytest.approx(
+        assert batch_balance_value(lp_a, lp_b, edges, sel.indices, route=method) == pytest.approx(
             brute_eq4(lp_a, lp_b, edges, sel.indices), abs=1e-12)
 
 
@@ -223,7 +225,7 @@ def test_importance_joint_is_unbiased_marginal_is_biased():
 
     def mean_estimate(proposal):
         return sum(
-            batch_balance_value(lp_a, lp_b, edges, [0, 1, 2], method="importance", num_samples=5_000,
+            batch_balance_value(lp_a, lp_b, edges, [0, 1, 2], route="importance", num_configurations=5_000,
                                 proposal=proposal, generator=gen(s))
             for s in range(4)
         ) / 4
@@ -235,7 +237,7 @@ def test_importance_joint_is_unbiased_marginal_is_biased():
 def test_importance_picks_match_exact_with_many_samples():
     lp_a, lp_b, edges = shared_base_case(30, 5, 4, seed=2)
     fac = batch_balance(lp_a, lp_b, edges, 3)
-    imp = batch_balance(lp_a, lp_b, edges, 3, method="importance", num_samples=20_000, generator=gen(0))
+    imp = batch_balance(lp_a, lp_b, edges, 3, route="importance", num_configurations=20_000, generator=gen(0))
     assert imp.scores == pytest.approx(fac.scores, abs=5e-3)
     assert batch_balance_value(lp_a, lp_b, edges, imp.indices) == pytest.approx(fac.scores[-1], abs=5e-3)
 
@@ -253,10 +255,10 @@ def _case():
         (dict(batch_size=5), ValueError, "batch_size must be between 1 and the pool size 4, got 5"),
         (dict(batch_size=0), ValueError, "batch_size"),
         (dict(batch_size=2.0), TypeError, "batch_size must be an int"),
-        (dict(batch_size=2, method="greedy"), ValueError, "method must be one of 'factorized', 'enumerate', 'importance'"),
+        (dict(batch_size=2, route="greedy"), ValueError, "route must be one of 'factorized', 'enumerate', 'importance'"),
         (dict(batch_size=2, proposal="prior"), ValueError, "proposal must be one of"),
-        (dict(batch_size=2, proposal="marginal"), ValueError, "proposal='marginal' applies only to method='importance'"),
-        (dict(batch_size=2, method="importance", num_samples=0), ValueError, "num_samples must be >= 1"),
+        (dict(batch_size=2, proposal="marginal"), ValueError, "proposal='marginal' applies only to route='importance'"),
+        (dict(batch_size=2, route="importance", num_configurations=0), ValueError, "num_configurations must be a positive integer"),
         (dict(batch_size=2, generator=0), TypeError, "generator must be a torch.Generator"),
     ],
 )
@@ -268,8 +270,8 @@ def test_bad_arguments(kwargs, exc, match):
 def test_enumerate_refuses_huge_configuration_spaces():
     lp_a, lp_b, edges = random_case(12, 4, 10, seed=0)
     assert 4 * 10**8 > MAX_ENUMERATE_ELEMENTS
-    with pytest.raises(ValueError, match=r"method='enumerate' needs C\*\*batch_size = 10\*\*8"):
-        batch_balance(lp_a, lp_b, edges, 8, method="enumerate")
+    with pytest.raises(ValueError, match=r"route='enumerate' needs C\*\*batch_size = 10\*\*8"):
+        batch_balance(lp_a, lp_b, edges, 8, route="enumerate")
     assert len(batch_balance(lp_a, lp_b, edges, 8)) == 8  # factorized has no such limit
 
 
@@ -285,8 +287,8 @@ def test_bad_tensors_are_reported_by_name():
         batch_balance_value(lp_a, lp_b, edges, [0, 0])
     with pytest.raises(ValueError, match="indices"):
         batch_balance_value(lp_a, lp_b, edges, [4])
-    with pytest.raises(ValueError, match="method must be one of"):
-        batch_balance_value(lp_a, lp_b, edges, [0], method="exact")
+    with pytest.raises(ValueError, match="route must be one of"):
+        batch_balance_value(lp_a, lp_b, edges, [0], route="exact")
     with pytest.raises(ValueError, match="proposal='marginal' applies only"):
         batch_balance_value(lp_a, lp_b, edges, [0], proposal="marginal")
 
@@ -310,7 +312,7 @@ def test_values_are_checked_on_every_path(method, any_edge):
     ]
     for a, b, match in cases:
         with pytest.raises(ValueError, match=match):
-            batch_balance(a, b, edges, 2, method=method)
+            batch_balance(a, b, edges, 2, route=method)
 
 
 def test_selection_type():

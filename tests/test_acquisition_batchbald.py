@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balance_lite.acquisition import MAX_EXACT_JOINT_ELEMENTS, bald_scores, batchbald, joint_mutual_information
-from tests.acquisition_helpers import brute_greedy, brute_joint_mi, random_log_probs, single_thread  # noqa: F401
+from tests.acquisition_helpers import brute_greedy, brute_joint_mi, random_log_probs
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def gen(seed=0):
@@ -65,7 +67,7 @@ def test_sampled_joint_entropy_error_shrinks_like_one_over_sqrt_m():
     ms = [8, 32, 128]
     rmse = []
     for m in ms:
-        errs = torch.tensor([batchbald(lp, 4, num_samples=m, generator=gen(s)).scores[-1] - exact for s in range(30)])
+        errs = torch.tensor([batchbald(lp, 4, num_configurations=m, generator=gen(s)).scores[-1] - exact for s in range(30)])
         rmse.append(float(errs.square().mean().sqrt()))
     slope = (math.log(rmse[-1]) - math.log(rmse[0])) / (math.log(ms[-1]) - math.log(ms[0]))
     assert -0.8 < slope < -0.3, (rmse, slope)
@@ -73,8 +75,8 @@ def test_sampled_joint_entropy_error_shrinks_like_one_over_sqrt_m():
 
 def test_sampled_picks_are_good():
     lp = random_log_probs(30, 8, 6, seed=5, sharpness=1.5)
-    exact = batchbald(lp, 5, num_samples=10**6)  # 6**4 = 1296 configurations: exact throughout
-    sampled = batchbald(lp, 5, num_samples=1000, generator=gen(0))  # the 5th pick samples
+    exact = batchbald(lp, 5, num_configurations=10**6)  # 6**4 = 1296 configurations: exact throughout
+    sampled = batchbald(lp, 5, num_configurations=1000, generator=gen(0))  # the 5th pick samples
     true_value = joint_mutual_information(lp, sampled.indices)
     assert true_value == pytest.approx(exact.scores[-1], abs=0.05)
     # the estimate of the winner is optimistic (it won because its estimate was high), but close
@@ -84,7 +86,7 @@ def test_sampled_picks_are_good():
 def test_agrees_with_batchbald_redux():
     redux = pytest.importorskip("batchbald_redux.batchbald")
     lp = random_log_probs(40, 6, 4, seed=1, dtype=torch.float64)
-    ours = batchbald(lp, 4, num_samples=1000)  # 4**3 = 64 <= M: exact, as in batchbald_redux
+    ours = batchbald(lp, 4, num_configurations=1000)  # 4**3 = 64 <= M: exact, as in batchbald_redux
     theirs = redux.get_batchbald_batch(lp, 4, 1000, dtype=torch.double, device="cpu")
     assert ours.indices == theirs.indices
     assert ours.scores == pytest.approx(theirs.scores, abs=1e-9)
@@ -106,8 +108,8 @@ def test_ties_are_broken_at_random():
         (dict(batch_size=7), ValueError, "batch_size must be between 1 and the pool size 6, got 7"),
         (dict(batch_size=0), ValueError, "batch_size"),
         (dict(batch_size="2"), TypeError, "batch_size"),
-        (dict(batch_size=2, num_samples=0), ValueError, "num_samples must be >= 1"),
-        (dict(batch_size=2, num_samples=1.5), TypeError, "num_samples"),
+        (dict(batch_size=2, num_configurations=0), ValueError, "num_configurations must be a positive integer"),
+        (dict(batch_size=2, num_configurations=1.5), TypeError, "num_configurations"),
         (dict(batch_size=2, generator=1), TypeError, "generator"),
     ],
 )

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from balance_lite.acquisition import balance_scores, partition_classes, partition_scores
 from balance_lite.clustering import farthest_first_classes, pairwise_hamming
-from tests.acquisition_helpers import random_log_probs, single_thread  # noqa: F401
+from tests.acquisition_helpers import random_log_probs
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def brute_partition(lp_a, lp_b, classes):

@@ -17,7 +17,9 @@ from balance_lite.acquisition import (
     top_b,
     variation_ratio_scores,
 )
-from tests.acquisition_helpers import brute_bald, brute_entropy, random_log_probs, single_thread  # noqa: F401
+from tests.acquisition_helpers import brute_bald, brute_entropy, random_log_probs
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 SCORES = [bald_scores, mean_std_scores, predictive_entropy_scores, variation_ratio_scores]
 
@@ -86,7 +88,7 @@ def test_top_b_orders_by_score():
     assert isinstance(sel, Selection)
     assert sel.indices == [1, 3, 2]
     assert sel.scores == pytest.approx([0.9, 0.7, 0.4])
-    assert sel.num_tied == [1, 1, 1] and not sel.fallback_random
+    assert sel.num_tied == [1, 1, 1] and not sel.random_fallback
 
 
 def test_top_b_breaks_ties_at_random_not_by_index():

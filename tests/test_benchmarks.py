@@ -23,7 +23,7 @@ def _store_script():
 
 def test_acquisition_benchmark_tables_parse(monkeypatch, capsys):
     monkeypatch.setitem(acq_bench.SCALES, "mnist", dict(N=300, K=6, C=4, B=4))
-    acq_bench.main(["--scale", "mnist", "--num-samples", "64", "--importance-pool", "100", "--skip-redux"])
+    acq_bench.main(["--scale", "mnist", "--num-configurations", "64", "--importance-pool", "100", "--skip-redux"])
     out = capsys.readouterr().out
     assert "factorized and enumerate pick the same first 3 points: True" in out
     assert re.search(r"ratio importance / factorized: \d+x", out)

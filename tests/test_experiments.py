@@ -1,4 +1,4 @@
-"""Tests for balance_lite.experiments (presets, runner, results files, report) and the CLI."""
+"""Tests for balance_lite.experiments (presets, runner, results files, report); the CLI is in test_cli.py."""
 
 import json
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from balance_lite import cli, data
+from balance_lite import data
 from balance_lite.experiments import (
     PRESETS,
     curves,
@@ -202,29 +202,6 @@ def test_curves_and_table_statistics():
         curves(results, "loss")
 
 
-def test_cli_run_plot_table(tmp_path, capsys):
-    out = tmp_path / "cli"
-    assert cli.main(["run", "digits", "--quick", "--methods", "random", "--trials", "2", "--out", str(out),
-                     "--no-progress"]) == 0
-    assert len(load_results(out)[("random", 10)]) == 2
-    assert cli.main(["plot", str(out)]) == 0
-    assert (out / "accuracy.png").stat().st_size > 1000
-    assert cli.main(["plot", str(out), "--metric", "nll", "--output", str(tmp_path / "nll.png")]) == 0
-    assert (tmp_path / "nll.png").exists()
-    capsys.readouterr()
-    assert cli.main(["table", str(out), "--at", "30"]) == 0
-    table = capsys.readouterr().out
-    assert "| random | 10 | 30 | 2 |" in table
-    assert cli.main(["presets"]) == 0
-    assert "mnist" in capsys.readouterr().out
-    assert cli.main(["run", "digits", "--quick", "--methods", "nope", "--out", str(out)]) == 2
-    assert "methods must be among" in capsys.readouterr().err
-    assert cli.main(["table", str(tmp_path / "missing")]) == 2
-    assert cli.main(["run", "digits", "--batch-sizes", "3", "--out", str(tmp_path / "b")]) == 2
-    with pytest.raises(SystemExit):
-        cli.main(["run", "digits", "--executor", "kubernetes"])
-
-
 def test_presets_build_every_strategy_and_quick_variants_are_small():
     from balance_lite.strategies import available
 
@@ -317,10 +294,10 @@ def test_candidates_limit_the_points_scored_each_iteration():
 
 
 def test_every_preset_dataset_is_a_data_name_with_a_network():
-    from balance_lite.models import ARCHITECTURES
+    from balance_lite.models import NETWORKS
 
     for preset in PRESETS.values():
-        assert preset.dataset in data.available() and preset.dataset in ARCHITECTURES
+        assert preset.dataset in data.available() and data.dataset_spec(preset.dataset).network in NETWORKS
 
 
 def test_shrink_keeps_the_initial_examples():

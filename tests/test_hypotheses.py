@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from balance_lite.clustering import pairwise_hamming
 from balance_lite.hypotheses import (
     HypothesisSpace,
-    bald_scores,
+    hypothesis_bald_scores,
     class_bald_scores,
     cut_edges,
     ec2_objective,
@@ -35,13 +35,7 @@ from balance_lite.hypotheses import (
 FAST = settings(deadline=None, max_examples=40)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tensors here are tiny: extra threads only add overhead (a lot of it on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def one_hot(preds, C=2):
@@ -86,7 +80,7 @@ def test_ec2_objective_and_cut_edges_example_a():
 
 def test_bald_and_class_bald_example_a():
     # Noise-free BALD is the entropy of the predictive: both points split the prior 2/3 | 1/3.
-    assert torch.allclose(bald_scores(A_PROBS, A_W), torch.tensor([H(2 / 3, 1 / 3)] * 2, dtype=torch.float64))
+    assert torch.allclose(hypothesis_bald_scores(A_PROBS, A_W), torch.tensor([H(2 / 3, 1 / 3)] * 2, dtype=torch.float64))
     # x0: p(y, c) = {(0,c0): 1/3, (0,c1): 1/3, (1,c1): 1/3}; I = H(y) + H(c) - H(y, c) = 2 H(1/3, 2/3) - log 3.
     # x1: y = 0 iff c = c0, so I = H(c) = H(1/3, 2/3).
     expected = torch.tensor([2 * H(1 / 3, 2 / 3) - math.log(3), H(1 / 3, 2 / 3)], dtype=torch.float64)
@@ -109,7 +103,7 @@ B_CLASSES = torch.tensor([0, 1])
 
 
 def test_likelihood_ratios_example_b():
-    lam = likelihood_ratios(B_PROBS)  # 0.2 / 0.8 = 0.25 off the predicted label
+    lam = likelihood_ratios(B_PROBS.log())  # 0.2 / 0.8 = 0.25 off the predicted label
     assert torch.allclose(lam, torch.tensor([[[1, 0.25], [1, 0.25]], [[0.25, 1], [1, 0.25]]], dtype=torch.float64))
 
 
@@ -274,7 +268,7 @@ def test_noise_free_eced_is_ec2(seed, n, N, C, num_classes):
 @given(seed=st.integers(0, 2**16), n=st.integers(2, 6), N=st.integers(1, 5), C=st.integers(2, 3), noise=st.sampled_from([0.0, 0.1]))
 def test_information_properties(seed, n, N, C, noise):
     space, g = random_space(seed, n, N, C, noise=noise, num_classes=3)
-    bald = bald_scores(space.probs, space.prior)
+    bald = hypothesis_bald_scores(space.probs, space.prior)
     cb = class_bald_scores(space.probs, space.prior, space.classes)
     assert bool((cb >= 0).all()) and bool((bald <= math.log(C) + 1e-12).all())
     assert bool((cb <= bald + 1e-12).all())  # c is a function of h: I(y; c) <= I(y; h)
@@ -283,7 +277,7 @@ def test_information_properties(seed, n, N, C, noise):
     # Scores permute with the pool.
     perm = torch.randperm(N, generator=g)
     p2 = space.probs[:, perm]
-    assert torch.allclose(bald_scores(p2, space.prior), bald[perm])
+    assert torch.allclose(hypothesis_bald_scores(p2, space.prior), bald[perm])
     assert torch.allclose(eced_scores(p2, space.prior, space.classes), eced_scores(space.probs, space.prior, space.classes)[perm])
 
 
@@ -412,7 +406,7 @@ def test_bad_arguments_raise_value_errors_naming_them():
     with pytest.raises(ValueError, match="weights must have shape"):
         ec2_scores(A_PROBS, torch.ones(2), A_CLASSES)
     with pytest.raises(ValueError, match="weights must be non-negative"):
-        bald_scores(A_PROBS, torch.zeros(3))
+        hypothesis_bald_scores(A_PROBS, torch.zeros(3))
     with pytest.raises(ValueError, match="probs must be noise-free"):
         ec2_scores(B_PROBS, B_W, B_CLASSES)
     with pytest.raises(ValueError, match="probs must have shape"):

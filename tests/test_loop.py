@@ -1,33 +1,18 @@
-"""Tests for balance_lite.loop and balance_lite.strategies."""
+"""Tests for balance_lite.loop, with fake strategies and with every registered one (see test_strategies.py)."""
 
 import math
 from dataclasses import dataclass
-from functools import partial
 
 import pytest
 import torch
 
-from balance_lite import data
+from balance_lite.acquisition import NO_EDGE, SamplePredictions, Selection
 from balance_lite.loop import IterationRecord, iteration_seeds, run_active_learning
 from balance_lite.models import build_model
-from balance_lite.strategies import (
-    Acquired,
-    PairPredictions,
-    RandomStrategy,
-    ScoreStrategy,
-    Strategy,
-    available,
-    get_strategy,
-    resolve_tau,
-)
+from balance_lite.strategies import RandomStrategy, ScoreStrategy, Strategy, available, get_strategy
 from balance_lite.train import TrainConfig
 
 FAST = TrainConfig(lr=1e-2, epoch_size=256, max_epochs=5, patience=2)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits", seed=0)
 
 
 def factory(splits, calls=None):
@@ -54,12 +39,12 @@ class FakePairs(Strategy):
 
     def predict(self, model, pool_x, holdout_x, *, generator):
         assert holdout_x is not None
-        return model.sample_log_probs(pool_x, 4, generator=generator)
+        return SamplePredictions(model.sample_log_probs(pool_x, 4, generator=generator))
 
     def select(self, predictions, batch_size, *, val_error, generator):
-        picked = torch.randperm(predictions.shape[0], generator=generator)[:batch_size].tolist()
-        return Acquired(picked, [1.0] * batch_size, tau=val_error / 4, num_edges=0 if self.fallback else 3,
-                        random_fallback=self.fallback)
+        picked = torch.randperm(predictions.num_points, generator=generator)[:batch_size].tolist()
+        return Selection(picked, [1.0] * batch_size, tau=val_error / 4, num_edges=0 if self.fallback else 3,
+                         random_fallback=self.fallback, fallback_reason="asked to" if self.fallback else None)
 
 
 def run(splits, strategy, **kw):
@@ -160,7 +145,7 @@ def test_strategy_extras_are_recorded(digits):
     assert first.num_edges == 3 and not first.random_fallback
     assert first.tau == pytest.approx((1 - first.val_accuracy) / 4)
     fallback = run(digits, FakePairs(fallback=True), budget=30, seed=0).records[0]
-    assert fallback.random_fallback and fallback.num_edges == 0
+    assert fallback.random_fallback and fallback.num_edges == 0 and fallback.fallback_reason == "asked to"
 
 
 def test_bad_arguments_raise(digits):
@@ -181,7 +166,7 @@ def test_bad_arguments_raise(digits):
 
     class Greedy(RandomStrategy):
         def select(self, predictions, batch_size, *, val_error, generator):
-            return Acquired([0] * batch_size)
+            return Selection([0] * batch_size, [0.0] * batch_size)
 
     with pytest.raises(RuntimeError, match="distinct positions"):
         run(digits, Greedy(), budget=30)
@@ -199,102 +184,6 @@ def test_record_round_trips_through_dict():
                              val_accuracy=0.5, tau=0.1, num_edges=7, selected=[3, 1], seconds={"train": 1.0})
     back = IterationRecord.from_dict({**record.to_dict(), "extra": 1})
     assert back.selected == [3, 1] and back.tau == 0.1 and math.isnan(back.macro_auc)
-
-
-# ---- strategies -------------------------------------------------------------------------------
-
-
-def test_registry_has_every_method_of_the_issue():
-    assert set(available()) == {"random", "bald", "batchbald", "mean-std", "variation-ratio", "entropy", "balance",
-                                "batch-balance", "batch-balance-importance", "balance-partition"}
-    assert get_strategy("batch-balance-importance").name == "batch-balance-importance"
-    assert get_strategy("batch-balance").params()["method"] == "factorized"
-    assert get_strategy("batchbald", num_samples=20).params() == {"num_samples": 20, "num_configurations": 10_000,
-                                                                   "chunk_size": None}
-    with pytest.raises(ValueError, match="name must be one of"):
-        get_strategy("coreset")
-    with pytest.raises(TypeError, match="does not take"):
-        get_strategy("random", num_pairs=3)
-    with pytest.raises(ValueError, match="num_pairs"):
-        get_strategy("balance", num_pairs=0)
-    with pytest.raises(ValueError, match="tau"):
-        get_strategy("balance", tau=1.5)
-    with pytest.raises(ValueError, match="method"):
-        get_strategy("batch-balance", method="exact")
-
-
-def test_resolve_tau():
-    assert resolve_tau(0.05, 4, 0.3) == 0.05
-    with pytest.raises(ValueError, match="tau"):
-        resolve_tau("fixed", 4, 0.3)
-
-
-def test_pair_strategies_sample_two_independent_mask_sets(digits):
-    torch.manual_seed(0)
-    model = factory(digits)()
-    strategy = get_strategy("batch-balance", num_pairs=6)
-    pool_x, holdout_x = digits.pool.x[:50], digits.holdout.x[:30]
-    pred = strategy.predict(model, pool_x, holdout_x, generator=torch.Generator().manual_seed(0))
-    assert isinstance(pred, PairPredictions)
-    assert pred.log_probs_a.shape == pred.log_probs_b.shape == (50, 6, 10)
-    assert pred.preds_a.shape == pred.preds_b.shape == (6, 30)
-    assert not torch.allclose(pred.log_probs_a, pred.log_probs_b)
-    # pair k of the pool and of D̄pool are the same hypotheses: D̄pool predictions are their argmax
-    joint = model.sample_log_probs(torch.cat([pool_x, holdout_x]), masks=model.draw_masks(
-        6, generator=torch.Generator().manual_seed(0)))
-    torch.testing.assert_close(joint[:50], pred.log_probs_a, atol=1e-6, rtol=0)
-    assert torch.equal(joint[50:].argmax(-1).T, pred.preds_a)
-    with pytest.raises(ValueError, match="held-out"):
-        strategy.predict(model, pool_x, None, generator=torch.Generator())
-
-
-# ---- metrics ----------------------------------------------------------------------------------
-
-
-def brute_force_metrics(log_probs, y):
-    """Accuracy, macro one-vs-rest AUC (by counting pairs), macro F1 and NLL written out plainly."""
-    p = log_probs.double().exp().mean(1)
-    N, C = p.shape
-    pred = p.argmax(1)
-    acc = (pred == y).double().mean().item()
-    aucs, f1s = [], []
-    for c in range(C):
-        pos, neg = p[y == c, c], p[y != c, c]
-        wins = sum(float(a > b) + 0.5 * float(a == b) for a in pos for b in neg)
-        aucs.append(wins / (len(pos) * len(neg)))
-        tp = int(((pred == c) & (y == c)).sum())
-        fp, fn = int(((pred == c) & (y != c)).sum()), int(((pred != c) & (y == c)).sum())
-        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    nll = -p[torch.arange(N), y].log().mean().item()
-    return acc, sum(aucs) / C, sum(f1s) / C, nll
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_metrics_match_a_plain_computation(seed):
-    from balance_lite.metrics import evaluate_predictions
-
-    g = torch.Generator().manual_seed(seed)
-    log_probs = torch.randn(40, 6, 4, generator=g).mul(2).log_softmax(-1)
-    y = torch.cat([torch.arange(4), torch.randint(4, (36,), generator=g)])
-    m = evaluate_predictions(log_probs, y)
-    acc, auc, f1, nll = brute_force_metrics(log_probs, y)
-    assert m["accuracy"] == pytest.approx(acc) and m["macro_auc"] == pytest.approx(auc)
-    assert m["macro_f1"] == pytest.approx(f1) and m["nll"] == pytest.approx(nll, rel=1e-5)
-
-
-def test_metrics_edge_cases():
-    from balance_lite.metrics import evaluate_predictions, predictive_log_probs
-
-    lp = torch.tensor([[[0.7, 0.2, 0.1]], [[0.1, 0.8, 0.1]]]).log()
-    m = evaluate_predictions(lp, torch.tensor([0, 1]))  # class 2 absent from the labels
-    assert math.isnan(m["macro_auc"]) and m["accuracy"] == 1.0
-    assert m["macro_f1"] == pytest.approx(2 / 3)  # the absent, never-predicted class counts 0
-    two = torch.tensor([[[0.9, 0.1]], [[0.3, 0.7]], [[0.6, 0.4]]]).log()
-    assert evaluate_predictions(two, torch.tensor([0, 1, 1]))["macro_auc"] == 1.0
-    with pytest.raises(ValueError, match="labels must have shape"):
-        evaluate_predictions(lp, torch.tensor([0]))
-    with pytest.raises(ValueError, match="log_probs must have shape"):
-        predictive_log_probs(torch.zeros(3, 4))
 
 
 # ---- with the real acquisition engine ---------------------------------------------------------
@@ -345,11 +234,12 @@ def test_batch_balance_in_the_loop_is_the_engine_on_the_loop_predictions(digits)
     sel = acquisition.batch_balance(lp_a, lp_b, edges, 10, generator=g)
     assert record.tau == pytest.approx(tau) and record.num_edges == int(edges.sum())
     assert record.selected == [candidates[i] for i in sel.indices]
-    assert record.scores == pytest.approx(sel.scores)
+    assert record.scores == pytest.approx(sel.scores) and record.num_tied == sel.num_tied
 
 
 def test_balance_falls_back_to_random_when_no_edge_is_left(digits):
     record = run(digits, get_strategy("balance", num_pairs=4, tau=1.0), budget=30, seed=0).records[0]
     assert record.random_fallback and record.num_edges == 0 and record.scores == [0.0] * 10
+    assert record.fallback_reason == NO_EDGE and record.num_tied == [len(digits.pool) - 20 - i for i in range(10)]
     record = run(digits, get_strategy("batch-balance", num_pairs=4, tau=1.0), budget=30, seed=0).records[0]
     assert record.random_fallback and record.num_edges == 0

@@ -8,11 +8,6 @@ from balance_lite.models import build_model
 from balance_lite.train import TrainConfig, class_weights, cpu_threads, train_config_for, train_model, val_accuracy
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits", seed=0)
-
-
 def fresh(seed=0):
     torch.manual_seed(seed)
     return build_model("digits", (64,), 10)
@@ -131,8 +126,11 @@ def test_bad_arguments_raise_naming_them(digits):
         train_model(fresh(), x, y)
     with pytest.raises(ValueError, match="val_y must have shape"):
         train_model(fresh(), x, y, digits.val.x, digits.val.y[:3])
-    for field, value in [("epoch_size", 0), ("patience", 0), ("batch_size", -1), ("max_epochs", 1.5)]:
-        with pytest.raises(ValueError, match=field):
+    for field, value in [("epoch_size", 0), ("patience", 0), ("batch_size", -1)]:
+        with pytest.raises(ValueError, match=f"{field} must be a positive integer"):
+            TrainConfig(**{field: value})
+    for field, value in [("max_epochs", 1.5), ("epoch_size", True)]:
+        with pytest.raises(TypeError, match=f"{field} must be a positive integer"):
             TrainConfig(**{field: value})
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)

@@ -1,15 +1,21 @@
 r"""Acquisition functions: score and select pool points from MC-dropout predictions.
 
-Chapters: *BALD and BatchBALD*, *MC dropout as hypotheses*, *BALanCe*, *Batch-BALanCe* and the
-appendix on BALanCe-Partition.
+Chapters: *BALD and BatchBALD*, *Hypotheses from MC dropout*, *BALanCe (Eq. 2-3, Alg. 1)* and
+*Batch-BALanCe (Eq. 4, Alg. 2)*.
 
-Conventions (all functions):
+This package owns the whole contract from predictions to a batch: typed predictions in
+(:class:`SamplePredictions`, :class:`PairPredictions`, :class:`PoolSize`), one
+:class:`Selection` out (one ``select_*`` function per method, e.g. :func:`select_batch_balance`).
+
+Conventions (all functions; the glossary is the book's *Notation* page):
 
 - One-point scores and BatchBALD take log-probabilities ``[N, S, C]``: N pool points,
-  S hypotheses (the same S dropout masks for every pool point), C classes.
-- BALanCe takes K hypothesis *pairs* as two tensors ``log_probs_a``, ``log_probs_b`` of shape
-  ``[N, K, C]`` and a ``[K]`` bool mask ``edges`` of the pairs that are cut
-  (:func:`hamming_edges`).
+  S = ``num_samples`` hypotheses (the same S dropout masks for every pool point), C classes.
+- BALanCe takes K = ``num_pairs`` hypothesis *pairs* as two tensors ``log_probs_a``,
+  ``log_probs_b`` of shape ``[N, K, C]`` and a ``[K]`` bool mask ``edges`` of the pairs that are
+  cut (:func:`hamming_edges`, on ``[K, U]`` predictions on D̄pool).
+- M = ``num_configurations`` counts sampled label configurations (BatchBALD, Eq. 5); B =
+  ``batch_size``. ``route`` names how :func:`batch_balance` computes (not which method it is).
 - ``*_scores`` functions return one float64 value per pool point ``[N]``; batch selectors
   return a :class:`Selection`; :func:`top_b` turns scores into a batch.
 - Everything runs on the device of the input tensors; bad input raises ``ValueError`` or
@@ -18,18 +24,26 @@ Conventions (all functions):
 
 from __future__ import annotations
 
-from .balance import balance_scores, lambda_ratios
+from .balance import balance_scores, likelihood_ratios
 from .bald import bald_scores
+from .batch_balance import MAX_ENUMERATE_ELEMENTS, ROUTES, batch_balance, batch_balance_value
 from .batchbald import MAX_EXACT_JOINT_ELEMENTS, batchbald, joint_mutual_information
-from .batch_balance import MAX_ENUMERATE_ELEMENTS, batch_balance, batch_balance_value
-from .hamming import annealed_tau, hamming_distances, hamming_edges
+from .hamming import annealed_tau, hamming_distances, hamming_edges, resolve_tau
 from .partition import partition_classes, partition_scores
-from .scores import mean_std_scores, predictive_entropy_scores, variation_ratio_scores
-from .selection import Selection, top_b
+from .predictions import PairPredictions, PoolSize, SamplePredictions
+from .scores import mean_std_scores, predictive_entropy_scores, predictive_log_probs, variation_ratio_scores
+from .select import (select_balance, select_batch_balance, select_batchbald, select_partition, select_random,
+                     select_top_scores)
+from .selection import NO_EDGE, Selection, no_edge_fallback, random_selection, top_b
 
 __all__ = [
     "MAX_ENUMERATE_ELEMENTS",
     "MAX_EXACT_JOINT_ELEMENTS",
+    "NO_EDGE",
+    "PairPredictions",
+    "PoolSize",
+    "ROUTES",
+    "SamplePredictions",
     "Selection",
     "annealed_tau",
     "balance_scores",
@@ -40,11 +54,21 @@ __all__ = [
     "hamming_distances",
     "hamming_edges",
     "joint_mutual_information",
-    "lambda_ratios",
+    "likelihood_ratios",
     "mean_std_scores",
+    "no_edge_fallback",
     "partition_classes",
     "partition_scores",
     "predictive_entropy_scores",
+    "predictive_log_probs",
+    "random_selection",
+    "resolve_tau",
+    "select_balance",
+    "select_batch_balance",
+    "select_batchbald",
+    "select_partition",
+    "select_random",
+    "select_top_scores",
     "top_b",
     "variation_ratio_scores",
 ]

@@ -1,5 +1,8 @@
-r"""Input validation shared by every acquisition function.
+r"""Input validation shared by every acquisition function: the tensor checks.
 
+Chapter: *Numerics and pitfalls* (bad input fails at once and says why).
+
+The scalar checks (integers, reals, choices) are :mod:`balance_lite.checks`, re-exported here.
 Each check raises :class:`ValueError` (or :class:`TypeError` for a wrong type) naming the
 argument, what was expected and what came, so that a wrong call fails at once and says why.
 No check clamps or repairs its input.
@@ -13,7 +16,26 @@ import operator
 import torch
 from torch import Tensor
 
+from ..checks import (check_choice, check_int, check_positive_int, check_positive_real, check_real,
+                      check_unit_interval)
 from ._chunks import map_points
+
+__all__ = [
+    "NORMALISATION_ATOL",
+    "check_batch_size",
+    "check_choice",
+    "check_edges",
+    "check_generator",
+    "check_indices",
+    "check_log_probs",
+    "check_pair",
+    "check_positive_int",
+    "check_positive_real",
+    "check_preds",
+    "check_real",
+    "check_unit_interval",
+    "compute_dtype",
+]
 
 #: Largest allowed ``|sum_c p(c) - 1|`` of a row of float32 or float64 log-probabilities. Loose
 #: enough for float32 ``log_softmax`` outputs cast to float64, tight enough to catch logits or
@@ -131,16 +153,6 @@ def check_edges(edges: Tensor, K: int, device: torch.device) -> Tensor:
     return edges.to(device)
 
 
-def _as_int(value, name: str) -> int:
-    """``value`` as a Python int; bools and non-integers raise a TypeError naming ``name``."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
-
-
 def check_indices(indices, N: int, name: str = "indices") -> list[int]:
     r"""Check a sequence of distinct pool positions in ``[0, N)`` and return them as ``int``\ s.
 
@@ -182,23 +194,10 @@ def check_batch_size(batch_size: int, N: int) -> int:
         TypeError: ``batch_size`` is not an integer.
         ValueError: ``batch_size`` is out of range.
     """
-    b = _as_int(batch_size, "batch_size")
+    b = check_int(batch_size, "batch_size")
     if not 1 <= b <= N:
         raise ValueError(f"batch_size must be between 1 and the pool size {N}, got {b}")
     return b
-
-
-def check_positive_int(value: int, name: str) -> int:
-    r"""Check that ``value`` is an integer ``>= 1`` and return it.
-
-    Raises:
-        TypeError: ``value`` is not an integer.
-        ValueError: ``value < 1``.
-    """
-    v = _as_int(value, name)
-    if v < 1:
-        raise ValueError(f"{name} must be >= 1, got {v}")
-    return v
 
 
 def check_generator(generator: torch.Generator | None) -> torch.Generator | None:
@@ -212,15 +211,30 @@ def check_generator(generator: torch.Generator | None) -> torch.Generator | None
     return generator
 
 
-def check_choice(value: str, name: str, allowed: tuple[str, ...]) -> str:
-    r"""Check that ``value`` is one of ``allowed``.
+def check_preds(preds_a: Tensor, preds_b: Tensor) -> tuple[int, int]:
+    r"""Check two ``[K, U]`` integer tensors of hard predictions on D̄pool and return ``(K, U)``.
 
     Raises:
-        ValueError: it is not.
+        TypeError: a tensor is missing or holds floating-point values.
+        ValueError: the shapes are not ``[K, U]`` with K, U >= 1, differ, or the devices differ.
     """
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
-    return value
+    for name, p in (("preds_a", preds_a), ("preds_b", preds_b)):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of shape [K, U], got {type(p).__name__}")
+        if p.is_floating_point() or p.is_complex():
+            raise TypeError(f"{name} must hold integer class labels (e.g. argmax of the predictions), got {p.dtype}")
+        if p.dim() != 2:
+            raise ValueError(f"{name} must have shape [K, U], got {tuple(p.shape)}")
+    K, U = preds_a.shape
+    if K == 0:
+        raise ValueError(f"preds_a must hold at least one hypothesis (K >= 1), got shape {tuple(preds_a.shape)}")
+    if U == 0:
+        raise ValueError(f"preds_a must hold predictions on at least one point (U >= 1), got shape {(K, U)}")
+    if tuple(preds_b.shape) != (K, U):
+        raise ValueError(f"preds_b must have shape [K, U] matching preds_a {(K, U)}, got {tuple(preds_b.shape)}")
+    if preds_b.device != preds_a.device:
+        raise ValueError(f"preds_b must be on the same device as preds_a ({preds_a.device}), got {preds_b.device}")
+    return K, U
 
 
 def compute_dtype(t: Tensor) -> torch.dtype:

@@ -1,5 +1,7 @@
 r"""Monte-Carlo label configurations drawn from the joint mixture over hypotheses.
 
+Chapters: *Importance sampling (Eq. 5, App. A.3–A.4)* and *BALD and BatchBALD*.
+
 The predictive distribution of a batch's labels is the uniform mixture of H hypotheses,
 :math:`p(y_{1:b}) = \frac{1}{H}\sum_h \prod_i p(y_i|x_i,\omega_h)`. We draw a configuration by
 drawing a hypothesis, then every label from that hypothesis. Hypotheses are spread evenly

@@ -1,34 +1,36 @@
 r"""The BALanCe acquisition function of one pool point (Eq. 2 of the paper, estimated from K sampled pairs as in its Eq. 3).
 
-Chapter: *BALanCe*.
+Chapter: *BALanCe (Eq. 2-3, Alg. 1)*.
 """
 
 from __future__ import annotations
 
-import torch  # noqa: F401  (the doctest namespace)
 from torch import Tensor
 
 from ._checks import check_edges, check_pair
 from ._chunks import map_points
 
-__all__ = ["balance_scores", "lambda_ratios"]
+__all__ = ["balance_scores", "likelihood_ratios"]
 
 
-def lambda_ratios(log_probs: Tensor) -> Tensor:
+def likelihood_ratios(log_probs: Tensor) -> Tensor:
     r"""Likelihood ratios :math:`\lambda_{\omega,c} = p(c|x,\omega) / \max_{c'} p(c'|x,\omega)`, in [0, 1].
 
-    The most likely label of each hypothesis gets ratio 1. Observing label c keeps an edge
+    The one implementation of the ratio for the whole library: the finite hypothesis spaces of
+    :mod:`balance_lite.hypotheses` (ECED, Eq. 1) call it on the log of their likelihoods. The
+    most likely label of each hypothesis gets ratio 1. Observing label c keeps an edge
     :math:`(\omega, \omega')` with weight :math:`\lambda_{\omega,c}\,\lambda_{\omega',c}` (the soft, noisy
     version of EC2 edge cutting, Chen et al., 2017).
 
     Args:
-        log_probs: ``[..., C]`` log-probabilities.
+        log_probs: ``[..., C]`` log-probabilities (``-inf`` for probability 0).
 
     Returns:
-        ``[..., C]`` ratios in the dtype of ``log_probs``.
+        ``[..., C]`` ratios in the dtype of ``log_probs``; 1 at each hypothesis' most likely
+        label, and :math:`\mathbb{1}[h(x) = y]` for noise-free hypotheses.
 
     Example:
-        >>> lambda_ratios(torch.tensor([0.5, 0.25, 0.25]).log())
+        >>> likelihood_ratios(torch.tensor([0.5, 0.25, 0.25]).log())
         tensor([1.0000, 0.5000, 0.5000])
     """
     return (log_probs - log_probs.amax(-1, keepdim=True)).exp()
@@ -46,7 +48,7 @@ def balance_scores(log_probs_a: Tensor, log_probs_b: Tensor, edges: Tensor) -> T
             \text{edge}_k \big(1 - \lambda_{\omega_k,y}\, \lambda_{\omega'_k,y}\big),
 
     where :math:`\text{edge}_k = \mathbb{1}[d_H(\omega_k, \omega'_k) > \tau]` (:func:`hamming_edges`),
-    :math:`\lambda_{\omega,y} = p(y|x,\omega) / \max_c p(c|x,\omega)` (:func:`lambda_ratios`) and
+    :math:`\lambda_{\omega,y} = p(y|x,\omega) / \max_c p(c|x,\omega)` (:func:`likelihood_ratios`) and
     :math:`p(y|x) = \frac{1}{2K}\sum_k \big(p(y|x,\omega_k) + p(y|x,\omega'_k)\big)` averages all 2K
     hypotheses. This is the Monte-Carlo estimate of the paper's
     :math:`\mathbb{E}_{\omega,\omega'}\mathbb{E}_{y}[\mathbb{1}[d_H(\omega,\omega') > \tau](1 - \lambda_{\omega,y}\lambda_{\omega',y})]`,
@@ -77,7 +79,7 @@ def balance_scores(log_probs_a: Tensor, log_probs_b: Tensor, edges: Tensor) -> T
     def one_chunk(lp_a: Tensor, lp_b: Tensor) -> Tensor:
         lp_a, lp_b = lp_a.double(), lp_b.double()
         p_y = (lp_a.exp().sum(1) + lp_b.exp().sum(1)) / (2 * K)  # [n, C], p(y|x) over all 2K hypotheses
-        keep_n_K_C = lambda_ratios(lp_a) * lambda_ratios(lp_b)  # lambda_k * lambda'_k
+        keep_n_K_C = likelihood_ratios(lp_a) * likelihood_ratios(lp_b)  # lambda_k * lambda'_k
         cut_n_C = ((1.0 - keep_n_K_C) * e[None, :, None]).sum(1) / K  # (1/K) sum_k edge_k (1 - ...)
         return (p_y * cut_n_C).sum(1)
 

@@ -5,12 +5,11 @@ Chapter: *BALD and BatchBALD*.
 
 from __future__ import annotations
 
-import torch  # noqa: F401  (the doctest namespace)
 from torch import Tensor
 
 from ._checks import check_log_probs
 from ._chunks import map_points
-from .scores import entropy_nats, mean_log_probs
+from .scores import entropy_nats, predictive_log_probs
 
 __all__ = ["bald_scores"]
 
@@ -44,6 +43,6 @@ def bald_scores(log_probs: Tensor) -> Tensor:
 
     def one_chunk(lp: Tensor) -> Tensor:
         lp = lp.double()
-        return entropy_nats(mean_log_probs(lp)) - entropy_nats(lp).mean(1)
+        return entropy_nats(predictive_log_probs(lp)) - entropy_nats(lp).mean(1)
 
     return map_points(one_chunk, log_probs).clamp_min(0.0)  # I >= 0; rounding can give -1e-17

@@ -1,6 +1,7 @@
 r"""Batch-BALanCe: greedy selection of a batch by the BALanCe value of the batch (Alg. 2, Eq. 4-5).
 
-Chapter: *Batch-BALanCe*.
+Chapters: *Batch-BALanCe (Eq. 4, Alg. 2)*, *Importance sampling (Eq. 5, App. A.3–A.4)* and
+*Exact Batch-BALanCe at any batch size (beyond the paper)*.
 
 The value of a batch :math:`x_{1:b}` (Eq. 4 of the paper) is the expected weight of the cut
 edges once all b labels are observed:
@@ -16,13 +17,14 @@ The likelihood ratio of a label vector factorises over the batch,
 :math:`\lambda_{\omega,y_{1:b}} = \prod_i p(y_i|x_i,\omega) / \max_{y'_{1:b}} \prod_i p(y'_i|x_i,\omega) = \prod_i \lambda_{\omega,y_i}`,
 and the joint label distribution is the uniform mixture of the 2K hypotheses. Greedy
 selection (Alg. 2) adds, b times, the pool point that maximises the value of the batch.
-:func:`batch_balance` offers three routes to the same greedy batch:
+:func:`batch_balance` offers three computation routes (``route``; not to be confused with an
+acquisition *method*, the name of a strategy such as ``"batch-balance"``) to the same greedy batch:
 
-- ``method="enumerate"``: sums Eq. 4 over all :math:`C^b` label configurations (the paper's
+- ``route="enumerate"``: sums Eq. 4 over all :math:`C^b` label configurations (the paper's
   route for small b). The reference; refuses sizes that would not fit in memory.
-- ``method="importance"``: Eq. 5, M Monte-Carlo configurations :math:`y^m_{1:b-1}` of the
+- ``route="importance"``: Eq. 5, M Monte-Carlo configurations :math:`y^m_{1:b-1}` of the
   chosen points, each weighted exactly for the candidate's own label (App. A.3-A.4).
-- ``method="factorized"`` (default): exact Eq. 4 at any b at the cost of one matrix
+- ``route="factorized"`` (default): exact Eq. 4 at any b at the cost of one matrix
   product per step (derivation in :func:`batch_balance`).
 
 Every route ranks candidates by the *uncut weight* :math:`W` with
@@ -32,6 +34,7 @@ relative precision late in a batch where all values of Delta crowd just below me
 
 from __future__ import annotations
 
+import dataclasses
 
 import torch
 from torch import Tensor
@@ -47,20 +50,19 @@ from ._checks import (
     compute_dtype,
     normalisation_atol,
 )
+from ._chunks import chunks
 from ._sampling import draw_labels, draw_marginal_labels, mixture_hypotheses
-from .balance import lambda_ratios
-from .selection import Selection, pick_best, random_selection, tie_rtol
+from .balance import likelihood_ratios
+from .selection import Selection, no_edge_fallback, pick_best, tie_rtol
 
-__all__ = ["MAX_ENUMERATE_ELEMENTS", "batch_balance", "batch_balance_value"]
+__all__ = ["MAX_ENUMERATE_ELEMENTS", "ROUTES", "batch_balance", "batch_balance_value"]
 
-#: ``method="enumerate"`` refuses a batch when ``K * C**batch_size`` exceeds this many
+#: ``route="enumerate"`` refuses a batch when ``K * C**batch_size`` exceeds this many
 #: elements (its state holds ``3K * C**(b-1)`` float64 numbers, about 1.5 GiB at the limit).
 MAX_ENUMERATE_ELEMENTS = 2**26
 
-#: Elements of the largest temporary a chunk of the pool may create.
-_CHUNK_ELEMENTS = 2**22
-
-METHODS = ("factorized", "enumerate", "importance")
+#: The computation routes of :func:`batch_balance`.
+ROUTES = ("factorized", "enumerate", "importance")
 PROPOSALS = ("joint", "marginal")
 
 
@@ -85,14 +87,12 @@ class _Prepared:
         self.J = int(self.cut.numel())
         self.mean_edges = self.J / K
         self.H = H = 2 * K
-        self.chunk = max(1, _CHUNK_ELEMENTS // (C * H))
         self.probs_NC_H = torch.empty(N * C, H, dtype=self.dtype, device=self.device)
         self.keep_NC_J = torch.empty(N * C, self.J, dtype=self.dtype, device=self.device)
         self.first = torch.empty(N, dtype=self.dtype, device=self.device)
         # the largest |sum_c p_h(c|x) - 1|, found on the way (NaN if any input is NaN)
         worst = torch.zeros((), dtype=self.dtype, device=self.device)
-        for s in range(0, N, self.chunk):
-            e = min(N, s + self.chunk)
+        for s, e in chunks(N, C * H):
             n = e - s
             probs = self.probs_NC_H[s * C : e * C].view(n, C, H)
             probs[:, :, :K].copy_(log_probs_a[s:e].transpose(1, 2))
@@ -117,7 +117,7 @@ class _Prepared:
     def point64(self, x: int) -> tuple[Tensor, Tensor, Tensor]:
         """Float64 ``[C, 2K]`` probabilities, ``[C, 2K]`` log-probabilities, ``[C, J]`` keep of point x."""
         lp = torch.cat([self.lp_a[x], self.lp_b[x]], 0).double()  # [2K, C]
-        keep = lambda_ratios(self.lp_a[x, self.cut].double()) * lambda_ratios(self.lp_b[x, self.cut].double())
+        keep = likelihood_ratios(self.lp_a[x, self.cut].double()) * likelihood_ratios(self.lp_b[x, self.cut].double())
         return lp.exp().T, lp.T, keep.T
 
     def pair_sums(self, right_H: Tensor, right_J: Tensor) -> Tensor:
@@ -126,12 +126,9 @@ class _Prepared:
         ``right_H`` is ``[2K, Y]``, ``right_J`` is ``[J, Y]`` (both in the compute dtype); pass
         ``right_J=None`` to use ``keep_n`` itself (then ``right_H`` is ``[2K, J]``).
         """
-        C = self.C
         Y = right_H.shape[1]
-        chunk = max(1, _CHUNK_ELEMENTS // (C * max(Y, self.H)))
         out = torch.empty(self.N, dtype=self.dtype, device=self.device)
-        for s in range(0, self.N, chunk):
-            e = min(self.N, s + chunk)
+        for s, e in chunks(self.N, self.C * max(Y, self.H)):
             probs, keep = self.rows(s, e)
             left = probs @ right_H  # [n*C, Y]
             right = keep if right_J is None else keep @ right_J  # [n*C, Y]
@@ -145,8 +142,8 @@ def batch_balance(
     edges: Tensor,
     batch_size: int,
     *,
-    method: str = "factorized",
-    num_samples: int = 10_000,
+    route: str = "factorized",
+    num_configurations: int = 10_000,
     proposal: str = "joint",
     generator: torch.Generator | None = None,
 ) -> Selection:
@@ -202,25 +199,27 @@ def batch_balance(
         log_probs_b: ``[N, K, C]`` log-probabilities, second hypothesis of each pair.
         edges: ``[K]`` bool, True where pair k is cut (see :func:`hamming_edges`).
         batch_size: B, between 1 and N.
-        method: ``"factorized"``, ``"enumerate"`` or ``"importance"``.
-        num_samples: M, configurations for ``method="importance"``.
-        proposal: ``"joint"`` or ``"marginal"``, for ``method="importance"`` only.
+        route: ``"factorized"``, ``"enumerate"`` or ``"importance"``.
+        num_configurations: M, label configurations for ``route="importance"``.
+        proposal: ``"joint"`` or ``"marginal"``, for ``route="importance"`` only.
         generator: draws the tie-breaks, the importance samples and the random fallback
             batch; any device (draws happen on its device); ``None`` uses torch's global one.
 
     Returns:
         :class:`Selection`: pool indices in pick order and the value of the batch after each
         pick (Eq. 3 after the first, Eq. 4 after later ones; estimated by Eq. 5 for
-        ``method="importance"``), computed in float64. Candidates whose uncut weights agree to
+        ``route="importance"``), computed in float64. Candidates whose uncut weights agree to
         within 32 units in the last place are tied and drawn at random (counted in ``num_tied``). With no edge at all
-        every value is 0: the batch is uniformly random and ``fallback_random`` is True.
+        every value is 0: the batch is uniformly random, ``random_fallback`` is True and
+        ``fallback_reason`` says why (see :func:`no_edge_fallback`). ``num_edges`` is the
+        number of cut pairs; ``tau`` is left ``None`` (the caller chose the edges).
 
     Raises:
-        TypeError: ``edges`` is not bool, ``batch_size`` or ``num_samples`` is not an int, or
+        TypeError: ``edges`` is not bool, ``batch_size`` or ``num_configurations`` is not an int, or
             ``generator`` is not a ``torch.Generator``.
         ValueError: malformed log-probabilities (see :func:`balance_scores`), ``batch_size``
-            not in ``1..N``, ``num_samples < 1``, an unknown ``method`` or ``proposal``,
-            ``proposal="marginal"`` without ``method="importance"``, or an enumeration too
+            not in ``1..N``, ``num_configurations < 1``, an unknown ``route`` or ``proposal``,
+            ``proposal="marginal"`` without ``route="importance"``, or an enumeration too
             large for memory.
 
     Example:
@@ -235,15 +234,16 @@ def batch_balance(
     N, K, C = check_pair(log_probs_a, log_probs_b, values=False)
     edges = check_edges(edges, K, log_probs_a.device)
     B = check_batch_size(batch_size, N)
-    route = _check_route(method, proposal, num_samples, generator, K, C, B)
-    if not bool(edges.any()):
+    state_class = _check_route(route, proposal, num_configurations, generator, K, C, B)
+    fallback = no_edge_fallback(edges, N, B, generator)
+    if fallback is not None:
         check_pair(log_probs_a, log_probs_b)
-        return random_selection(N, B, generator)
+        return dataclasses.replace(fallback, num_edges=0)
 
     prep = _Prepared(log_probs_a, log_probs_b, edges)
     if not prep.normalised:
         check_pair(log_probs_a, log_probs_b)  # raises, naming the tensor and the row
-    state = route(prep, M=int(num_samples), proposal=proposal, generator=generator)
+    state = state_class(prep, M=int(num_configurations), proposal=proposal, generator=generator)
     available = torch.ones(N, dtype=torch.bool, device=prep.device)
     rtol = tie_rtol(prep.dtype)
     indices, scores, num_tied = [], [], []
@@ -254,7 +254,7 @@ def batch_balance(
         scores.append(state.add(x))
         indices.append(x)
         num_tied.append(n_tied)
-    return Selection(indices=indices, scores=scores, num_tied=num_tied)
+    return Selection(indices=indices, scores=scores, num_tied=num_tied, num_edges=prep.J)
 
 
 def batch_balance_value(
@@ -263,15 +263,15 @@ def batch_balance_value(
     edges: Tensor,
     indices: list[int],
     *,
-    method: str = "factorized",
-    num_samples: int = 10_000,
+    route: str = "factorized",
+    num_configurations: int = 10_000,
     proposal: str = "joint",
     generator: torch.Generator | None = None,
 ) -> float:
     r"""Batch-BALanCe value :math:`\Delta(x_{1:b})` (Eq. 4 of the paper) of a given batch.
 
     With the exact routes (``"factorized"``, the default, or ``"enumerate"``) this is Eq. 4
-    in float64. With ``method="importance"`` it is the Eq. 5 estimate that
+    in float64. With ``route="importance"`` it is the Eq. 5 estimate that
     :func:`batch_balance` would report after picking ``indices`` in this order: M
     configurations of ``indices[:-1]`` drawn from ``proposal``, the last point's label summed
     exactly. Use it to study the Monte-Carlo error and the bias of ``proposal="marginal"``.
@@ -281,13 +281,13 @@ def batch_balance_value(
         log_probs_b: ``[N, K, C]`` log-probabilities, second hypothesis of each pair.
         edges: ``[K]`` bool, True where pair k is cut.
         indices: pool positions of the batch (distinct; may be empty, giving 0).
-        method: ``"factorized"``, ``"enumerate"`` or ``"importance"``.
-        num_samples: M, for ``method="importance"``.
-        proposal: ``"joint"`` or ``"marginal"``, for ``method="importance"`` only.
+        route: ``"factorized"``, ``"enumerate"`` or ``"importance"``.
+        num_configurations: M, for ``route="importance"``.
+        proposal: ``"joint"`` or ``"marginal"``, for ``route="importance"`` only.
         generator: draws the configurations; ``None`` uses torch's global generator.
 
     Returns:
-        The value in ``[0, mean(edges)]`` (an estimate for ``method="importance"``).
+        The value in ``[0, mean(edges)]`` (an estimate for ``route="importance"``).
 
     Raises:
         ValueError: malformed inputs (see :func:`batch_balance`), or ``indices`` out of range
@@ -302,32 +302,32 @@ def batch_balance_value(
     N, K, C = check_pair(log_probs_a, log_probs_b)
     edges = check_edges(edges, K, log_probs_a.device)
     idx = check_indices(indices, N)
-    route = _check_route(method, proposal, num_samples, generator, K, C, len(idx))
+    state_class = _check_route(route, proposal, num_configurations, generator, K, C, len(idx))
     if not idx or not bool(edges.any()):
         return 0.0
     prep = _Prepared(log_probs_a[idx], log_probs_b[idx], edges)
-    state = route(prep, M=int(num_samples), proposal=proposal, generator=generator)
+    state = state_class(prep, M=int(num_configurations), proposal=proposal, generator=generator)
     value = 0.0
     for x in range(len(idx)):
         value = state.add(x)
     return value
 
 
-def _check_route(method, proposal, num_samples, generator, K, C, B):
+def _check_route(route, proposal, num_configurations, generator, K, C, B):
     """Validate the route options shared by :func:`batch_balance` and :func:`batch_balance_value`."""
-    check_choice(method, "method", METHODS)
+    check_choice(route, "route", ROUTES)
     check_choice(proposal, "proposal", PROPOSALS)
-    if proposal != "joint" and method != "importance":
-        raise ValueError(f"proposal={proposal!r} applies only to method='importance', got method={method!r}")
-    check_positive_int(num_samples, "num_samples")
+    if proposal != "joint" and route != "importance":
+        raise ValueError(f"proposal={proposal!r} applies only to route='importance', got route={route!r}")
+    check_positive_int(num_configurations, "num_configurations")
     check_generator(generator)
-    if method == "enumerate" and K * C**B > MAX_ENUMERATE_ELEMENTS:
+    if route == "enumerate" and K * C**B > MAX_ENUMERATE_ELEMENTS:
         raise ValueError(
-            f"method='enumerate' needs C**batch_size = {C}**{B} label configurations for K = {K} pairs, "
+            f"route='enumerate' needs C**batch_size = {C}**{B} label configurations for K = {K} pairs, "
             f"more than fit in memory (K * C**batch_size must be <= {MAX_ENUMERATE_ELEMENTS}); "
-            "use method='factorized', which is exact at any batch size"
+            "use route='factorized', which is exact at any batch size"
         )
-    return {"factorized": _Factorized, "enumerate": _Enumerate, "importance": _Importance}[method]
+    return {"factorized": _Factorized, "enumerate": _Enumerate, "importance": _Importance}[route]
 
 
 # ---------------------------------------------------------------------------- the routes

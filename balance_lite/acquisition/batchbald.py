@@ -8,7 +8,7 @@ Chapter: *BALD and BatchBALD*.
     \qquad p(y_{1:b}) = \frac{1}{S}\sum_{s=1}^{S} \prod_{i=1}^{b} p(y_i|x_i,\omega_s).
 
 The joint entropy is computed exactly, over all :math:`C^{b-1}` configurations of the chosen
-points, while that number is at most M (``num_samples``); after that, from M configurations
+points, while that number is at most M (``num_configurations``); after that, from M configurations
 drawn from the joint mixture (a hypothesis, then its labels), as Kirsch et al. do, with the
 candidate's own label summed exactly:
 
@@ -34,7 +34,7 @@ from ._checks import (
     check_positive_int,
     compute_dtype,
 )
-from ._chunks import map_points
+from ._chunks import chunks, map_points
 from ._sampling import draw_labels, mixture_hypotheses
 from .scores import entropy_nats
 from .selection import Selection, pick_best, tie_rtol
@@ -43,9 +43,6 @@ __all__ = ["MAX_EXACT_JOINT_ELEMENTS", "batchbald", "joint_mutual_information"]
 
 #: :func:`joint_mutual_information` refuses a batch when ``S * C**b`` exceeds this.
 MAX_EXACT_JOINT_ELEMENTS = 2**26
-
-_CHUNK_ELEMENTS = 2**22
-
 
 def _neg_xlogx_sum(p: Tensor) -> Tensor:
     """``-sum p log p`` over the last axis, with 0 log 0 = 0."""
@@ -62,9 +59,7 @@ class _Pool:
         self.dtype = compute_dtype(log_probs)
         self.device = log_probs.device
         self.probs_NC_S = torch.empty(N * C, S, dtype=self.dtype, device=self.device)
-        step = max(1, _CHUNK_ELEMENTS // (S * C))
-        for s in range(0, N, step):
-            e = min(N, s + step)
+        for s, e in chunks(N, S * C):
             self.probs_NC_S[s * C : e * C].view(e - s, C, S).copy_(log_probs[s:e].transpose(1, 2)).exp_()
         # [N] float64: (1/S) sum_s H(y|x, w_s)
         self.cond = map_points(lambda lp: entropy_nats(lp.double()).mean(1), log_probs)
@@ -76,10 +71,8 @@ class _Pool:
     def entropies(self, right_S_Y: Tensor, weight: float) -> Tensor:
         """``[N]``: ``weight * sum_{c,y} -q log q`` with ``q = P_n right`` for every candidate n."""
         C, Y = self.C, right_S_Y.shape[1]
-        chunk = max(1, _CHUNK_ELEMENTS // (C * Y))
         out = torch.empty(self.N, dtype=self.dtype, device=self.device)
-        for s in range(0, self.N, chunk):
-            e = min(self.N, s + chunk)
+        for s, e in chunks(self.N, C * Y):
             q = self.probs_NC_S[s * C : e * C] @ right_S_Y  # [n*C, Y]
             out[s:e] = _neg_xlogx_sum(q.view(e - s, -1)) * weight
         return out
@@ -143,7 +136,7 @@ def batchbald(
     log_probs: Tensor,
     batch_size: int,
     *,
-    num_samples: int = 10_000,
+    num_configurations: int = 10_000,
     generator: torch.Generator | None = None,
 ) -> Selection:
     r"""Select a batch by greedily maximising the joint mutual information (BatchBALD).
@@ -160,7 +153,7 @@ def batchbald(
         log_probs: ``[N, S, C]`` log-probabilities of S hypotheses (MC-dropout masks shared
             by the whole pool).
         batch_size: B, between 1 and N.
-        num_samples: M, the largest number of configurations enumerated exactly, and the
+        num_configurations: M, the largest number of configurations enumerated exactly, and the
             number drawn afterwards. Kirsch et al. use M = 10,000 (our default), which keeps
             the Monte-Carlo error of the joint entropy around 1e-2 nats.
         generator: draws the configurations and breaks ties; ``None`` uses torch's global one.
@@ -170,10 +163,10 @@ def batchbald(
         information (nats, float64) of the batch after each pick.
 
     Raises:
-        TypeError: ``batch_size`` or ``num_samples`` is not an int, ``generator`` is not a
+        TypeError: ``batch_size`` or ``num_configurations`` is not an int, ``generator`` is not a
             ``torch.Generator``, or ``log_probs`` is not floating point.
         ValueError: malformed ``log_probs`` (see :func:`bald_scores`), ``batch_size`` not in
-            ``1..N`` or ``num_samples < 1``.
+            ``1..N`` or ``num_configurations < 1``.
 
     Example:
         >>> lp = torch.randn(8, 5, 3).log_softmax(-1)
@@ -184,7 +177,7 @@ def batchbald(
     """
     N, S, C = check_log_probs(log_probs)
     B = check_batch_size(batch_size, N)
-    M = check_positive_int(num_samples, "num_samples")
+    M = check_positive_int(num_configurations, "num_configurations")
     check_generator(generator)
     pool = _Pool(log_probs)
     state = _JointState(pool, M, generator)

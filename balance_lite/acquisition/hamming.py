@@ -1,6 +1,6 @@
 r"""Which hypothesis pairs are far apart: Hamming distances, edges and the annealed threshold tau.
 
-Chapter: *MC dropout as hypotheses*.
+Chapter: *Hypotheses from MC dropout*.
 
 BALanCe (Sec. 3 of the paper) draws K pairs of hypotheses :math:`(\omega_k, \omega'_k)` (two independent
 sets of K dropout masks) and keeps an *edge* between the two hypotheses of a pair when they
@@ -18,32 +18,11 @@ or 8 in the paper).
 
 from __future__ import annotations
 
-import math
-import numbers
-
-import torch  # noqa: F401  (the doctest namespace)
 from torch import Tensor
 
-__all__ = ["annealed_tau", "hamming_distances", "hamming_edges"]
+from ._checks import check_positive_real, check_preds, check_unit_interval
 
-
-def _check_preds(preds_a: Tensor, preds_b: Tensor) -> None:
-    for name, p in (("preds_a", preds_a), ("preds_b", preds_b)):
-        if not isinstance(p, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor of shape [K, U], got {type(p).__name__}")
-        if p.is_floating_point() or p.is_complex():
-            raise TypeError(f"{name} must hold integer class labels (e.g. argmax of the predictions), got {p.dtype}")
-        if p.dim() != 2:
-            raise ValueError(f"{name} must have shape [K, U], got {tuple(p.shape)}")
-    K, U = preds_a.shape
-    if K == 0:
-        raise ValueError(f"preds_a must hold at least one hypothesis (K >= 1), got shape {tuple(preds_a.shape)}")
-    if U == 0:
-        raise ValueError(f"preds_a must hold predictions on at least one point (U >= 1), got shape {(K, U)}")
-    if tuple(preds_b.shape) != (K, U):
-        raise ValueError(f"preds_b must have shape [K, U] matching preds_a {(K, U)}, got {tuple(preds_b.shape)}")
-    if preds_b.device != preds_a.device:
-        raise ValueError(f"preds_b must be on the same device as preds_a ({preds_a.device}), got {preds_b.device}")
+__all__ = ["annealed_tau", "hamming_distances", "hamming_edges", "resolve_tau"]
 
 
 def hamming_distances(preds_a: Tensor, preds_b: Tensor) -> Tensor:
@@ -65,7 +44,7 @@ def hamming_distances(preds_a: Tensor, preds_b: Tensor) -> Tensor:
         >>> hamming_distances(torch.tensor([[0, 1, 1, 0]]), torch.tensor([[0, 0, 1, 1]]))
         tensor([0.5000], dtype=torch.float64)
     """
-    _check_preds(preds_a, preds_b)
+    check_preds(preds_a, preds_b)
     return (preds_a != preds_b).double().mean(1)
 
 
@@ -96,7 +75,7 @@ def hamming_edges(preds_a: Tensor, preds_b: Tensor, tau: float) -> Tensor:
         >>> hamming_edges(a, b, tau=0.25)
         tensor([ True, False])
     """
-    tau = _check_unit_interval(tau, "tau")
+    tau = check_unit_interval(tau, "tau")
     return hamming_distances(preds_a, preds_b) > tau
 
 
@@ -122,27 +101,34 @@ def annealed_tau(val_error: float, divisor: float) -> float:
         >>> annealed_tau(0.2, 4)
         0.05
     """
-    val_error = _check_unit_interval(val_error, "val_error")
-    divisor = _check_real(divisor, "divisor")
-    if not (divisor > 0 and math.isfinite(divisor)):
-        raise ValueError(f"divisor must be a positive finite number (2, 4 or 8 in the paper), got {divisor}")
+    val_error = check_unit_interval(val_error, "val_error")
+    divisor = check_positive_real(divisor, "divisor", hint=" (2, 4 or 8 in the paper)")
     return val_error / divisor
 
 
-def _check_real(value: float, name: str) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise TypeError(f"{name} must be a real number, got a tensor of shape {tuple(value.shape)}")
-        value = value.item()
-    if not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    return float(value)
+def resolve_tau(tau: float | str, divisor: float, val_error: float) -> float:
+    r"""The Hamming threshold of one acquisition: ``tau`` itself if a number, else annealed.
 
+    Args:
+        tau: a fixed threshold in [0, 1], or ``"anneal"`` for :func:`annealed_tau`.
+        divisor: the annealing divisor (2, 4 or 8 in the paper).
+        val_error: :math:`\epsilon`, the dropout-off validation error of the trained network.
 
-def _check_unit_interval(value: float, name: str) -> float:
-    v = _check_real(value, name)
-    if not 0.0 <= v <= 1.0:  # also rejects NaN
-        raise ValueError(f"{name} must be in [0, 1], got {v}")
-    return v
+    Returns:
+        tau as a float.
+
+    Raises:
+        TypeError: a fixed ``tau`` or ``divisor`` is not a real number.
+        ValueError: ``tau`` is neither ``"anneal"`` nor in [0, 1], or ``divisor`` is not positive.
+
+    Example:
+        >>> resolve_tau("anneal", 4, 0.2), resolve_tau(0.1, 4, 0.2)
+        (0.05, 0.1)
+    """
+    divisor = check_positive_real(divisor, "divisor", hint=" (2, 4 or 8 in the paper)")
+    if isinstance(tau, str):
+        if tau != "anneal":
+            raise ValueError(f"tau must be 'anneal' or a number in [0, 1], got {tau!r}")
+        return annealed_tau(val_error, divisor)
+    return check_unit_interval(tau, "tau")
+

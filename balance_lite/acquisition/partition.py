@@ -1,6 +1,6 @@
 r"""BALanCe-Partition: equivalence classes built explicitly by farthest-first traversal (App. B.3).
 
-Chapter: the appendix on BALanCe-Partition.
+Chapter: *BALanCe (Eq. 2-3, Alg. 1)* (classes from Hamming distances; this module makes the classes explicit).
 
 Instead of asking, pair by pair, whether two hypotheses are more than tau apart, we partition
 all 2K hypotheses into equivalence classes of radius :math:`\gamma = \tau` (App. B.3: "each data
@@ -27,10 +27,9 @@ import torch
 from torch import Tensor
 
 from ..clustering import farthest_first_classes, pairwise_hamming
-from ._checks import check_pair
+from ._checks import check_pair, check_preds, check_unit_interval
 from ._chunks import map_points
-from .balance import lambda_ratios
-from .hamming import _check_preds, _check_unit_interval
+from .balance import likelihood_ratios
 
 __all__ = ["partition_classes", "partition_scores"]
 
@@ -60,8 +59,8 @@ def partition_classes(preds_a: Tensor, preds_b: Tensor, tau: float) -> Tensor:
         >>> partition_classes(a, b, tau=0.25)
         tensor([0, 1, 0, 1])
     """
-    tau = _check_unit_interval(tau, "tau")
-    _check_preds(preds_a, preds_b)
+    tau = check_unit_interval(tau, "tau")
+    check_preds(preds_a, preds_b)
     labels, _ = farthest_first_classes(pairwise_hamming(torch.cat([preds_a, preds_b])), radius=tau)
     return labels
 
@@ -115,7 +114,7 @@ def partition_scores(log_probs_a: Tensor, log_probs_b: Tensor, classes: Tensor) 
 
     def one_chunk(lp_a: Tensor, lp_b: Tensor) -> Tensor:
         lp = torch.cat([lp_a, lp_b], 1).double()  # [n, 2K, C]
-        lam_by_class = lambda_ratios(lp).transpose(1, 2) @ one_hot  # [n, C, n_classes]: Lambda_k(y)
+        lam_by_class = likelihood_ratios(lp).transpose(1, 2) @ one_hot  # [n, C, n_classes]: Lambda_k(y)
         lam_total = lam_by_class.sum(-1, keepdim=True)  # [n, C, 1]: Lambda(y)
         # sum_k Lambda_k (Lambda - Lambda_k): exactly 0 with a single class
         cross_keep = (lam_by_class * (lam_total - lam_by_class)).sum(-1)  # [n, C]

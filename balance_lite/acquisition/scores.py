@@ -17,7 +17,13 @@ from torch import Tensor
 from ._checks import check_log_probs
 from ._chunks import map_points
 
-__all__ = ["entropy_nats", "mean_std_scores", "predictive_entropy_scores", "variation_ratio_scores"]
+__all__ = [
+    "entropy_nats",
+    "mean_std_scores",
+    "predictive_entropy_scores",
+    "predictive_log_probs",
+    "variation_ratio_scores",
+]
 
 
 def entropy_nats(log_probs: Tensor, dim: int = -1) -> Tensor:
@@ -38,15 +44,27 @@ def entropy_nats(log_probs: Tensor, dim: int = -1) -> Tensor:
     return torch.where(p > 0, -p * log_probs, torch.zeros_like(p)).sum(dim) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def mean_log_probs(log_probs: Tensor) -> Tensor:
-    r"""Log of the predictive distribution :math:`p(y|x) = \frac{1}{S}\sum_s p(y|x, \omega_s)`.
+def predictive_log_probs(log_probs: Tensor) -> Tensor:
+    r"""Log of the predictive distribution :math:`p(y|x) = \frac{1}{S}\sum_s p(y|x, \omega_s)` (the MC average).
+
+    The one implementation of the predictive mean: the scores below and the test-set metrics
+    (:mod:`balance_lite.metrics`) use it.
 
     Args:
         log_probs: ``[N, S, C]`` log-probabilities.
 
     Returns:
-        ``[N, C]`` log-probabilities, in ``log_probs``' dtype.
+        ``[N, C]`` log-probabilities, in ``log_probs``' dtype and on its device.
+
+    Raises:
+        ValueError: ``log_probs`` is not 3-d with S >= 1.
+
+    Example:
+        >>> predictive_log_probs(torch.tensor([[[1.0, 0.0], [0.5, 0.5]]]).log()).exp()
+        tensor([[0.7500, 0.2500]])
     """
+    if log_probs.dim() != 3 or log_probs.shape[1] == 0:
+        raise ValueError(f"log_probs must have shape [N, S, C] with S >= 1, got {tuple(log_probs.shape)}")
     return torch.logsumexp(log_probs, dim=1) - math.log(log_probs.shape[1])
 
 
@@ -71,7 +89,7 @@ def predictive_entropy_scores(log_probs: Tensor) -> Tensor:
         tensor([0.6931, 0.0000], dtype=torch.float64)
     """
     check_log_probs(log_probs)
-    return map_points(lambda lp: entropy_nats(mean_log_probs(lp.double())), log_probs)
+    return map_points(lambda lp: entropy_nats(predictive_log_probs(lp.double())), log_probs)
 
 
 def mean_std_scores(log_probs: Tensor) -> Tensor:
@@ -130,4 +148,4 @@ def variation_ratio_scores(log_probs: Tensor) -> Tensor:
         tensor([0.3000], dtype=torch.float64)
     """
     check_log_probs(log_probs)
-    return map_points(lambda lp: 1.0 - mean_log_probs(lp.double()).exp().amax(-1), log_probs)
+    return map_points(lambda lp: 1.0 - predictive_log_probs(lp.double()).exp().amax(-1), log_probs)

@@ -1,10 +1,13 @@
-r"""What a batch selector returns, top-B selection for one-point scores, and fair tie-breaking.
+r"""What every acquisition returns, the random fallback, top-B selection and fair tie-breaking.
 
-Chapter: *BALD and BatchBALD* (top-B BALD) and every batch chapter (:class:`Selection`).
+Chapters: *BALD and BatchBALD* (top-B BALD) and *BALanCe (Eq. 2-3, Alg. 1)* (the random fallback).
 
-Every selector in :mod:`balance_lite.acquisition` breaks ties uniformly at random with the
-caller's generator, never silently towards the lowest pool index, and records in
-:attr:`Selection.num_tied` how many candidates tied at each pick.
+:class:`Selection` is the one result type from predictions to a batch: the acquisition functions
+of :mod:`balance_lite.acquisition`, the strategies and the loop all pass it on unchanged.
+Every selector breaks ties uniformly at random with the caller's generator, never silently
+towards the lowest pool index, and records in :attr:`Selection.num_tied` how many candidates
+tied at each pick. When a method has nothing to go on, the batch is uniformly random and says
+so: that decision is made in one place, :func:`no_edge_fallback`.
 """
 
 from __future__ import annotations
@@ -16,35 +19,44 @@ from torch import Tensor
 
 from ._checks import check_batch_size, check_generator
 
-__all__ = ["Selection", "top_b"]
+__all__ = ["NO_EDGE", "Selection", "no_edge_fallback", "random_selection", "top_b"]
+
+#: Why a BALanCe-family method fell back to a random batch: no hypothesis pair is cut.
+NO_EDGE = "no hypothesis pair is cut (d_H <= tau for every pair): every score is 0"
 
 
 @dataclass(frozen=True)
 class Selection:
-    r"""A batch of pool points chosen by an acquisition function.
+    r"""A batch of pool points chosen by an acquisition method.
 
     Attributes:
         indices: pool positions of the chosen points, in pick order.
         scores: the acquisition value of the batch after each pick, on the paper's scale:
             ``scores[i]`` is the value of ``indices[: i + 1]`` (Eq. 3 and Eq. 4 for BALanCe,
             joint mutual information in nats for BatchBALD, the point's own score for
-            :func:`top_b`).
-        fallback_random: True when the acquisition function could not tell any candidates
-            apart (for BALanCe: no hypothesis pair is cut, so every score is 0) and the
-            batch was drawn uniformly at random instead.
+            :func:`top_b`, 0 for a random batch).
         num_tied: for each pick, how many candidates shared the best value (1 means a unique
             best); the pick was drawn uniformly among them.
+        tau: the Hamming threshold used (BALanCe methods), else None.
+        num_edges: how many of the K hypothesis pairs were cut, :math:`d_H > \tau` (BALanCe and
+            Batch-BALanCe), else None (also for BALanCe-Partition, whose edges join classes).
+        random_fallback: True when the method could not tell any candidates apart and the
+            batch was drawn uniformly at random instead (never True for the random baseline).
+        fallback_reason: why it fell back (e.g. ``NO_EDGE``), else None.
 
     Example:
         >>> sel = Selection(indices=[3, 0], scores=[0.5, 0.75])
-        >>> sel.indices, len(sel)
-        ([3, 0], 2)
+        >>> sel.indices, len(sel), sel.random_fallback
+        ([3, 0], 2, False)
     """
 
     indices: list[int]
     scores: list[float]
-    fallback_random: bool = False
     num_tied: list[int] = field(default_factory=list)
+    tau: float | None = None
+    num_edges: int | None = None
+    random_fallback: bool = False
+    fallback_reason: str | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -55,15 +67,58 @@ def rand_device(generator: torch.Generator | None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
-def random_selection(N: int, batch_size: int, generator: torch.Generator | None) -> Selection:
-    """A uniformly random batch, flagged as the fallback (every score 0)."""
-    perm = torch.randperm(N, generator=generator, device=rand_device(generator))[:batch_size]
+def random_selection(N: int, batch_size: int, generator: torch.Generator | None, *,
+                     reason: str | None = None) -> Selection:
+    """A uniformly random batch of ``batch_size`` of N pool positions (every score 0).
+
+    Args:
+        N: pool size.
+        batch_size: B, between 1 and N.
+        generator: draws the batch; ``None`` uses torch's global generator.
+        reason: None for the random baseline; otherwise why a method fell back to chance
+            (then ``random_fallback`` is True).
+
+    Example:
+        >>> random_selection(10, 3, torch.Generator().manual_seed(0)).indices
+        [4, 1, 7]
+    """
+    B = check_batch_size(batch_size, N)
+    check_generator(generator)
+    perm = torch.randperm(N, generator=generator, device=rand_device(generator))[:B]
     return Selection(
         indices=[int(i) for i in perm],
-        scores=[0.0] * batch_size,
-        fallback_random=True,
-        num_tied=[N - i for i in range(batch_size)],
+        scores=[0.0] * B,
+        num_tied=[N - i for i in range(B)],
+        random_fallback=reason is not None,
+        fallback_reason=reason,
     )
+
+
+def no_edge_fallback(edges: Tensor, N: int, batch_size: int, generator: torch.Generator | None) -> Selection | None:
+    r"""The random fallback of the BALanCe family, decided here and nowhere else.
+
+    With no cut edge every BALanCe-family score is 0 (Eq. 3-4; for BALanCe-Partition: a single
+    equivalence class), so nothing tells the candidates apart: the batch is drawn uniformly at
+    random and flagged (``NO_EDGE``).
+
+    Args:
+        edges: bool tensor of the edges (``[K]`` pairs, or the cross-class pairs of a partition).
+        N: pool size.
+        batch_size: B.
+        generator: draws the random batch.
+
+    Returns:
+        The random :class:`Selection`, or None when some edge is cut.
+
+    Example:
+        >>> no_edge_fallback(torch.tensor([True, False]), 5, 2, None) is None
+        True
+        >>> no_edge_fallback(torch.tensor([False]), 5, 2, None).random_fallback
+        True
+    """
+    if bool(edges.any()):
+        return None
+    return random_selection(N, batch_size, generator, reason=NO_EDGE)
 
 
 def pick_best(

@@ -1,5 +1,7 @@
 r"""Wall time and peak memory of every acquisition route at the paper's scales.
 
+Chapter: *Exact Batch-BALanCe at any batch size (beyond the paper)* (the stored run and its speed ratio).
+
 Run::
 
     python -m balance_lite.benchmarks.acquisition            # both scales, CPU
@@ -9,10 +11,10 @@ For MNIST scale (N = 40,000 pool points, K = 100 pairs, C = 10 classes, B = 10) 
 scale (N = 20,000, K = 10, C = 47, B = 5) it builds one set of inputs and times, on those
 same tensors:
 
-- ``batch_balance`` with ``method="factorized"``;
-- ``method="importance"`` with M = 10,000 on a pool subset (``--importance-pool``), its time
+- ``batch_balance`` with ``route="factorized"``;
+- ``route="importance"`` with M = 10,000 on a pool subset (``--importance-pool``), its time
   extrapolated linearly to the full pool (its cost is linear in N; the table says so);
-- ``method="enumerate"`` at b = 3;
+- ``route="enumerate"`` at b = 3;
 - ``batchbald`` and ``bald_scores`` + ``top_b`` on the 2K hypotheses ``[N, 2K, C]``;
 - when installed (``pip install balance_lite[bench]``), the peer implementation
   ``batchbald_redux.batchbald.get_batchbald_batch`` with the same M;
@@ -140,7 +142,7 @@ def measure(fn, device: str):
 def run_scale(name: str, args) -> None:
     cfg = SCALES[name]
     N, K, C, B = cfg["N"], cfg["K"], cfg["C"], cfg["B"]
-    M = args.num_samples
+    M = args.num_configurations
     device = args.device
     log_probs_a, log_probs_b, edges, tau = make_inputs(N, K, C, seed=args.seed, device=device)
     log_probs = torch.cat([log_probs_a, log_probs_b], 1)  # [N, 2K, C]: the same 2K hypotheses
@@ -158,7 +160,7 @@ def run_scale(name: str, args) -> None:
     n_sub = min(N, args.importance_pool)
     sub_a, sub_b = log_probs_a[:n_sub].contiguous(), log_probs_b[:n_sub].contiguous()
     sel, s, m = measure(
-        lambda: batch_balance(sub_a, sub_b, edges, B, method="importance", num_samples=M, generator=gen()), device
+        lambda: batch_balance(sub_a, sub_b, edges, B, route="importance", num_configurations=M, generator=gen()), device
     )
     picks["importance"] = sel.indices
     scale = N / n_sub
@@ -168,14 +170,14 @@ def run_scale(name: str, args) -> None:
 
     b_enum = min(B, 3)
     sel, s, m = measure(
-        lambda: batch_balance(log_probs_a, log_probs_b, edges, b_enum, method="enumerate", generator=gen()), device
+        lambda: batch_balance(log_probs_a, log_probs_b, edges, b_enum, route="enumerate", generator=gen()), device
     )
     rows.append(Row(f"Batch-BALanCe enumerate (b = {b_enum})", s, m, f"C^b = {C ** b_enum} configurations"))
     values["enumerate"], picks["enumerate"] = sel.scores, sel.indices
 
     batchbald_row = None
     if not args.skip_batchbald:
-        sel, s, m = measure(lambda: batchbald(log_probs, B, num_samples=M, generator=gen()), device)
+        sel, s, m = measure(lambda: batchbald(log_probs, B, num_configurations=M, generator=gen()), device)
         batchbald_row = Row(f"BatchBALD (ours, M = {M})", s, m)
         rows.append(batchbald_row)
         picks["batchbald"], values["batchbald"] = sel.indices, sel.scores
@@ -236,7 +238,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", choices=["mnist", "emnist", "both"], default="both")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--num-samples", type=int, default=10_000, help="M for importance and BatchBALD")
+    parser.add_argument("--num-configurations", "--num-samples", dest="num_configurations", type=int, default=10_000,
+                        help="M, label configurations for importance sampling and BatchBALD "
+                             "(--num-samples: the old name, still accepted)")
     parser.add_argument("--importance-pool", type=int, default=2_000,
                         help="pool subset for the importance route (time extrapolated linearly)")
     parser.add_argument("--redux-dtype", choices=["float32", "float64"], default="float32",

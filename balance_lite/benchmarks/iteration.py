@@ -1,5 +1,7 @@
 r"""Seconds per active-learning iteration of a preset: train, evaluate, predict, acquire.
 
+Chapter: *The active learning loop in 30 lines* (what one iteration costs).
+
 Run::
 
     python -m balance_lite.benchmarks.iteration                       # mnist, Batch-BALanCe, B = 10

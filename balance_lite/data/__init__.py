@@ -1,6 +1,6 @@
 """Datasets of the paper, split for active learning (Sec. 4.1, App. B.1).
 
-Chapter: *The active learning loop in 30 lines*.
+Chapter: *The data sets and their splits*.
 
 >>> from balance_lite import data
 >>> splits = data.load("digits", seed=0)
@@ -10,8 +10,10 @@ Chapter: *The active learning loop in 30 lines*.
 
 from __future__ import annotations
 
-from .registry import DatasetNotAvailableError, available, data_root, load
+from .download import DatasetNotAvailableError
+from .registry import DATASETS, DatasetSpec, available, data_root, dataset_spec, load
 from .splits import ArrayDataset, Splits
 from .verify import DataFileError
 
-__all__ = ["ArrayDataset", "DataFileError", "DatasetNotAvailableError", "Splits", "available", "data_root", "load"]
+__all__ = ["ArrayDataset", "DATASETS", "DataFileError", "DatasetNotAvailableError", "DatasetSpec", "Splits", "available",
+           "data_root", "dataset_spec", "load"]

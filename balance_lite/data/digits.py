@@ -1,4 +1,7 @@
-"""scikit-learn's bundled 8x8 digits: the embedded default dataset (no download), and its Repeated version."""
+"""scikit-learn's bundled 8x8 digits: the embedded default dataset (no download), and its Repeated version.
+
+Chapter: *The data sets and their splits*.
+"""
 
 from __future__ import annotations
 

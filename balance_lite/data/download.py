@@ -1,4 +1,7 @@
-"""Offline-first file fetching: use local files, else download once, else say exactly what is missing."""
+"""Offline-first file fetching: use local files, else download once, else say exactly what is missing.
+
+Chapter: *The data sets and their splits*.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,13 @@ import socket
 import urllib.request
 from pathlib import Path
 
-from .registry import DatasetNotAvailableError
+__all__ = ["DOWNLOAD_TIMEOUT", "DatasetNotAvailableError", "fetch_url", "missing_error", "offline", "sha256_of",
+           "short_timeouts"]
+
+
+class DatasetNotAvailableError(FileNotFoundError):
+    """A dataset's files are missing and could not be downloaded."""
+
 
 #: Seconds before a download attempt gives up (kept short so an offline machine fails fast).
 DOWNLOAD_TIMEOUT = 20.0

@@ -1,5 +1,7 @@
 """MNIST, Repeated-MNIST, Fashion-MNIST, EMNIST and imbalanced MNIST through torchvision.
 
+Chapter: *The data sets and their splits*.
+
 Splits follow Sec. 4.1 and App. B.1 of the paper: from the official training set we hold out a
 validation set and the unlabeled D̄pool, the rest is the pool; the official test set is the test set.
 Inputs are ``[n, 1, 28, 28]`` float32, normalised with the pixel mean and std of the official

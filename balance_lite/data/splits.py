@@ -1,4 +1,7 @@
-"""The split structure every dataset loader returns (Sec. 4.1 and App. B.1 of the paper)."""
+"""The split structure every dataset loader returns (Sec. 4.1 and App. B.1 of the paper).
+
+Chapter: *The data sets and their splits*.
+"""
 
 from __future__ import annotations
 
@@ -73,9 +76,3 @@ def balanced_initial(labels: np.ndarray, per_class: int, rng: np.random.Generato
             raise ValueError(f"class {c} has {len(where)} pool examples, fewer than per_class={per_class}")
         chosen.extend(rng.choice(where, size=per_class, replace=False).tolist())
     return sorted(int(i) for i in chosen)
-
-
-def split_sizes_check(n: int, sizes: dict[str, int], name: str) -> None:
-    """Raise if the requested split sizes do not fit in ``n`` examples."""
-    if sum(sizes.values()) >= n:
-        raise ValueError(f"{name}: split sizes {sizes} leave no pool out of {n} examples")

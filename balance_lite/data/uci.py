@@ -1,5 +1,7 @@
 """The paper's tabular sets from their original UCI archives: HAR, Gas Sensor Array Drift, Dry Bean.
 
+Chapter: *The data sets and their splits*.
+
 Each loader looks for the official archive (or its unpacked files) under ``<root>/uci/<folder>/``,
 downloads the archive when it is missing and the machine is online, and parses the original
 format: whitespace-separated text (HAR), the ``label;concentration index:value ...`` lines of
@@ -16,7 +18,6 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -290,5 +291,3 @@ def load_dry_bean(root: Path, seed: int, *, download: bool = True) -> Splits:
     _check_members(DRY_BEAN, files)
     return _tabular_splits("dry-bean", DRY_BEAN, x, y, None, None, seed, "")
 
-
-UCI_LOADERS: dict[str, Callable[..., Splits]] = {"har": load_har, "drift": load_drift, "dry-bean": load_dry_bean}

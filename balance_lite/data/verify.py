@@ -1,5 +1,7 @@
 r"""Verification of the data files the loaders read: official digests, shapes, label ranges, class counts.
 
+Chapter: *The data sets and their splits*.
+
 Every loader checks the files it reads before using them, so that a damaged, truncated, swapped or
 foreign file is one error naming the file, what was expected and what was found
 (:class:`DataFileError`), never a silently different data set nor a misleading "files are missing".

@@ -1,5 +1,7 @@
 r"""Presets: the settings of each of the paper's experiments, and their quick variants.
 
+Chapter: *The active learning loop in 30 lines* (the last section: the paper's experiments as presets).
+
 A :class:`Preset` names the dataset, the batch sizes B, the label budget, the acquisition
 parameters (S MC samples, K hypothesis pairs, M label configurations, the tau rule) and the
 training settings. Its :meth:`Preset.quick_variant` runs the same code path on a small pool
@@ -28,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import ArrayDataset, Splits
-from ..strategies import Strategy, get_strategy
+from ..data import ArrayDataset, Splits, dataset_spec, images, uci
+from ..models import build_model
+from ..strategies import STRATEGIES, Strategy, get_strategy
 from ..train import TrainConfig, train_config_for
 
 __all__ = ["PAPER_SETTINGS_FILE", "PRESETS", "PROTOCOLS", "Preset", "available", "get_preset", "paper_settings",
@@ -127,32 +130,22 @@ class Preset:
 
     def methods(self) -> list[str]:
         """Every method name this preset runs: the registered strategies and its variants."""
-        from ..strategies import available as strategy_names
-
-        return [*strategy_names(), *self.variants]
+        return [*STRATEGIES, *self.variants]
 
     def strategy(self, method: str) -> Strategy:
         """The acquisition strategy ``method`` with this preset's S, K, M and tau rule.
 
-        A variant's parameters override the preset's.
+        The method takes the preset fields it declares (:attr:`balance_lite.strategies.Method.preset_fields`);
+        a variant's parameters override them.
 
         Raises:
             ValueError: an unknown method name.
         """
-        if method in self.variants:
-            base, overrides = self.variants[method]
-            return get_strategy(base, **{**self.strategy(base).params(), **overrides})
-        params: dict = {}
-        if method in ("bald", "entropy", "mean-std", "variation-ratio"):
-            params = {"num_samples": self.num_samples}
-        elif method == "batchbald":
-            params = {"num_samples": self.num_samples, "num_configurations": self.num_configurations}
-        elif method in ("balance", "batch-balance", "balance-partition"):
-            params = {"num_pairs": self.num_pairs, "divisor": self.divisor}
-        elif method == "batch-balance-importance":
-            params = {"num_pairs": self.num_pairs, "divisor": self.divisor,
-                      "num_configurations": self.num_configurations}
-        return get_strategy(method, **params)
+        base, overrides = self.variants.get(method, (method, {}))
+        if base not in STRATEGIES:
+            raise ValueError(f"method must be one of {self.methods()}, got {method!r}")
+        params = {f: getattr(self, f) for f in STRATEGIES[base].preset_fields}
+        return get_strategy(base, **{**params, **overrides})
 
     def to_dict(self) -> dict:
         """Every field, JSON-ready (for the run manifest)."""
@@ -326,13 +319,11 @@ def setting_value(preset: Preset, setting: str) -> str:
     Raises:
         ValueError: an unknown setting.
     """
-    from ..data import images, uci
-    from ..models import build_model
 
     def num(x) -> str:
         return f"{x:g}" if isinstance(x, float) else str(x)
 
-    tabular = preset.dataset in uci.UCI_LOADERS
+    tabular = dataset_spec(preset.dataset).kind == "tabular"
     family = "emnist" if preset.dataset.startswith("emnist") else (
         "fashion-mnist" if preset.dataset == "fashion-mnist" else "mnist")
     if setting == "batch_sizes":

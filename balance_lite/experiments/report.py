@@ -1,5 +1,7 @@
 r"""Learning curves and tables from a results folder, as in the paper's figures and Table 2.
 
+Chapter: *The active learning loop in 30 lines* (the last section: curves and tables of a results folder).
+
 Curves show, for each method and batch size, the median over trials and the band between the
 lower and upper quartiles; tables give the median and the interquartile range of each metric at
 one label count.

@@ -1,5 +1,7 @@
 r"""The results folder: one JSON Lines file per (method, B, trial), a manifest, atomic writes.
 
+Chapter: *The active learning loop in 30 lines* (the last section: the results folder).
+
 Layout of ``results/PRESET/``::
 
     manifest.json                      # preset, parameters, versions, seeds, device, git commit
@@ -189,7 +191,7 @@ def validate_records(records: list, path: str | os.PathLike = "records", *, line
     """Check the records of one results file against the schema; raise naming the file and line.
 
     Each record must be a JSON object with ``labels`` (an integer >= 0), ``selected`` (distinct
-    integers >= 0) and the metrics of :data:`RECORD_METRICS` (numbers, NaN allowed); ``iteration``,
+    integers >= 0) and the metrics of ``RECORD_METRICS`` (numbers, NaN allowed); ``iteration``,
     where present, counts from 0; ``seed`` (an integer) and ``fingerprint`` (a string), where
     present, are the same on every line. Across records, the labels grow by what the previous record
     selected, and no record follows one that selected nothing (the unit's end).
@@ -241,8 +243,8 @@ FINGERPRINT_IGNORES = ("notes", "cpu_notes", "variants")
 
 
 def preset_fingerprint(preset: dict) -> str:
-    """A short digest of a preset's settings (:meth:`Preset.to_dict` without
-    :data:`FINGERPRINT_IGNORES`), 16 hex digits."""
+    """A short digest of a preset's settings (:meth:`~balance_lite.experiments.presets.Preset.to_dict` without
+    ``FINGERPRINT_IGNORES``), 16 hex digits."""
     params = {k: v for k, v in preset.items() if k not in FINGERPRINT_IGNORES}
     text = json.dumps(params, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

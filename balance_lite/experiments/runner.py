@@ -1,5 +1,7 @@
 r"""Run a preset: every (method, B, trial) unit, resumable, in sequence, in processes or on SLURM.
 
+Chapter: *The active learning loop in 30 lines* (the last section: one command with the CLI).
+
 Trial t uses seed ``seed + t`` for the data split, the initial set, every network initialisation
 and every acquisition, so the same command twice on a CPU gives identical selections, and a unit
 can be resumed after any iteration (see :mod:`balance_lite.experiments.results`).
@@ -17,6 +19,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy
+import sklearn
+import torch
+
+from .. import __version__, data
+from ..checks import check_positive_int
+from ..loop import run_active_learning
+from ..models import build_model
 from .presets import DEFAULT_METHODS, Preset, get_preset, shrink
 from .results import (
     FINGERPRINT_IGNORES,
@@ -63,12 +73,6 @@ def run_unit(spec: dict) -> dict:
     Returns:
         ``{"unit": filename, "status": "done" | "ran", "iterations": n, "new": k}``.
     """
-    import torch
-
-    from .. import data
-    from ..loop import run_active_learning
-    from ..models import build_model
-
     if spec.get("num_threads"):
         torch.set_num_threads(int(spec["num_threads"]))
     preset: Preset = get_preset(spec["preset"], quick=spec["quick"], protocol=spec.get("protocol", "paper"))
@@ -113,12 +117,6 @@ def _git_commit() -> str | None:
 
 
 def _versions() -> dict:
-    import numpy
-    import sklearn
-    import torch
-
-    from .. import __version__
-
     return {"balance_lite": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "scikit-learn": sklearn.__version__, "python": platform.python_version()}
 
@@ -330,12 +328,10 @@ def run_experiment(
     bad = [b for b in batch_sizes if b not in spec_preset.batch_sizes]
     if bad:
         raise ValueError(f"batch_sizes must be among the preset's {list(spec_preset.batch_sizes)}, got {bad}")
-    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
-        raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    check_positive_int(trials, "trials")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_positive_int(jobs, "jobs")
     _check_executor(executor)
     device = check_device(device)
     if data_root is not None and not Path(data_root).expanduser().is_dir():

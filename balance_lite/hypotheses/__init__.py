@@ -1,7 +1,9 @@
 r"""Active learning on an explicit, finite hypothesis space: EC², ECED and BALD, exactly.
 
-The book's first theory part (``book/cost_of_labels.ipynb``, ``book/ec2.ipynb``,
-``book/eced.ipynb``, ``book/information_vs_classes.ipynb``) computes everything on a small
+Chapters: *The cost of labels*, *EC²: cutting edges between equivalence classes*,
+*ECED: discounting edges when labels are noisy* and *When information is not what you need*.
+
+The book's first theory part computes everything on a small
 :class:`HypothesisSpace`: the EC² edge-cutting objective (App. A.1 of the paper), ECED's
 edge discount with its offset (Eq. 1 of the paper), BALD's mutual information, greedy
 policies built from them, a simulator that counts their queries, and the stylized example of
@@ -15,7 +17,6 @@ Example:
 """
 
 from balance_lite.hypotheses.objectives import (
-    bald_scores,
     class_bald_scores,
     cut_edges,
     ec2_objective,
@@ -24,6 +25,7 @@ from balance_lite.hypotheses.objectives import (
     eced_offset,
     eced_scores,
     edge_weight,
+    hypothesis_bald_scores,
     likelihood_ratios,
     posterior_update,
     predictive,
@@ -46,7 +48,7 @@ __all__ = [
     "eced_edge_discount",
     "eced_offset",
     "eced_scores",
-    "bald_scores",
+    "hypothesis_bald_scores",
     "class_bald_scores",
     "POLICIES",
     "Run",

@@ -1,7 +1,8 @@
 r"""EC², ECED and BALD on a finite hypothesis space, computed exactly.
 
-Taught in ``book/ec2.ipynb`` (EC², App. A.1 of the paper), ``book/eced.ipynb`` (ECED, Eq. 1 of
-the paper, Sec. 2.2) and ``book/information_vs_classes.ipynb`` (BALD against both).
+Chapters: *EC²: cutting edges between equivalence classes* (EC², App. A.1 of the paper),
+*ECED: discounting edges when labels are noisy* (ECED, Eq. 1 of the paper, Sec. 2.2) and
+*When information is not what you need* (BALD against both).
 
 Conventions. ``probs`` is ``[n, N, C]``, the likelihood :math:`p(y \mid h, x)` of n hypotheses
 on N candidate points with C labels (symbols as on the book's Notation page). ``weights`` is ``[n]``, the unnormalised posterior
@@ -19,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from balance_lite.acquisition.balance import likelihood_ratios
+
 __all__ = [
     "likelihood_ratios",
     "predictive",
@@ -30,7 +33,7 @@ __all__ = [
     "eced_edge_discount",
     "eced_offset",
     "eced_scores",
-    "bald_scores",
+    "hypothesis_bald_scores",
     "class_bald_scores",
 ]
 
@@ -65,29 +68,6 @@ def _edge_weight_of(masses: Tensor, classes: Tensor) -> Tensor:
 
 def _entropy(p: Tensor) -> Tensor:
     return -torch.xlogy(p, p).sum(-1)
-
-
-def likelihood_ratios(probs: Tensor) -> Tensor:
-    r"""ECED's likelihood ratios :math:`\lambda_{h,y} = p(y \mid h, x) / \max_{y'} p(y' \mid h, x)`.
-
-    Args:
-        probs: ``[n, N, C]`` likelihoods.
-
-    Returns:
-        ``[n, N, C]`` float64 ratios in [0, 1]; 1 at each hypothesis' most likely label. In the
-        noise-free case :math:`\lambda_{h,y} = \mathbb{1}[h(x) = y]`.
-
-    Raises:
-        ValueError: ``probs`` is not ``[n, N, C]``.
-
-    Example:
-        >>> likelihood_ratios(torch.tensor([[[0.8, 0.2]]]))
-        tensor([[[1.0000, 0.2500]]], dtype=torch.float64)
-    """
-    if probs.dim() != 3:
-        raise ValueError(f"probs must have shape [n, N, C], got {tuple(probs.shape)}")
-    probs = probs.double()
-    return probs / probs.amax(-1, keepdim=True)
 
 
 def predictive(probs: Tensor, weights: Tensor) -> Tensor:
@@ -295,7 +275,7 @@ def eced_edge_discount(probs: Tensor, weights: Tensor, classes: Tensor) -> Tenso
     """
     _check(probs, weights, classes)
     w = weights.double()
-    lam = likelihood_ratios(probs)
+    lam = likelihood_ratios(probs.double().log())
     return (_edge_weight_of(w, classes) - _edge_weight_of(w[:, None, None] * lam, classes)).clamp_min(0.0)
 
 
@@ -340,7 +320,7 @@ def eced_offset(probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
     """
     _check(probs, weights, classes)
     w = weights.double()
-    top = _support_max_ratio(likelihood_ratios(probs), w)  # [N, C]
+    top = _support_max_ratio(likelihood_ratios(probs.double().log()), w)  # [N, C]
     return _edge_weight_of(w, classes) * (1.0 - top.square())
 
 
@@ -385,7 +365,7 @@ def eced_scores(probs: Tensor, weights: Tensor, classes: Tensor, *, offset: bool
     if not offset:
         return (predictive(probs, weights) * eced_edge_discount(probs, weights, classes)).sum(-1)
     w = weights.double()
-    lam = likelihood_ratios(probs)  # [n, N, C]
+    lam = likelihood_ratios(probs.double().log())  # [n, N, C]
     top = _support_max_ratio(lam, w)  # [N, C]
     d = lam - top  # [n, N, C], <= 0 on the support; exactly 0 where lambda is the maximum
     masses = w[:, None, None] * d  # [n, N, C]
@@ -397,7 +377,7 @@ def eced_scores(probs: Tensor, weights: Tensor, classes: Tensor, *, offset: bool
     return (predictive(probs, weights) * gain).sum(-1) + 0.0
 
 
-def bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
+def hypothesis_bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
     r"""BALD: the mutual information :math:`I(y; h \mid x, D)` between the label and the hypothesis.
 
     :math:`I(y; h \mid x, D) = H[p(y \mid x, D)] - \sum_h p(h \mid D)\, H[p(y \mid h, x)]`, in nats.
@@ -415,7 +395,7 @@ def bald_scores(probs: Tensor, weights: Tensor) -> Tensor:
 
     Example:
         >>> probs = torch.nn.functional.one_hot(torch.tensor([[0, 0], [0, 1]]), 2).double()
-        >>> bald_scores(probs, torch.tensor([0.5, 0.5]))  # log 2 on the point that splits them
+        >>> hypothesis_bald_scores(probs, torch.tensor([0.5, 0.5]))  # log 2 on the point that splits them
         tensor([0.0000, 0.6931], dtype=torch.float64)
     """
     _check(probs, weights)

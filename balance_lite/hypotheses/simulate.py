@@ -1,7 +1,8 @@
 r"""Greedy policies on a hypothesis space and the simulator that counts their queries.
 
-Taught in ``book/cost_of_labels.ipynb`` (the problem statement: policy, cost, error goal) and
-used by ``book/ec2.ipynb``, ``book/eced.ipynb`` and ``book/information_vs_classes.ipynb``.
+Chapters: *The cost of labels* (the problem statement: policy, cost, error goal), then
+*EC²: cutting edges between equivalence classes*, *ECED: discounting edges when labels are noisy*
+and *When information is not what you need*.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import torch
 from torch import Tensor
 
 from balance_lite.hypotheses.objectives import (
-    bald_scores,
     class_bald_scores,
     ec2_scores,
     eced_scores,
+    hypothesis_bald_scores,
     posterior_update,
 )
 from balance_lite.hypotheses.space import HypothesisSpace
@@ -24,7 +25,7 @@ from balance_lite.hypotheses.space import HypothesisSpace
 __all__ = ["POLICIES", "Run", "policy_scores", "class_posterior", "simulate", "query_counts", "fit_slope"]
 
 #: The policies :func:`simulate` knows by name: ``random`` (passive: a uniformly random point),
-#: ``bald`` (:func:`~balance_lite.hypotheses.bald_scores`), ``class_bald``
+#: ``bald`` (:func:`~balance_lite.hypotheses.hypothesis_bald_scores`), ``class_bald``
 #: (:func:`~balance_lite.hypotheses.class_bald_scores`), ``ec2``
 #: (:func:`~balance_lite.hypotheses.ec2_scores`, noise-free only), ``eced``
 #: (:func:`~balance_lite.hypotheses.eced_scores`, Eq. 1 of the paper) and ``eced_no_offset`` (ECED's
@@ -60,7 +61,7 @@ def policy_scores(policy: str, space: HypothesisSpace, weights: Tensor) -> Tenso
 
 def _named_scores(policy: str, probs: Tensor, weights: Tensor, classes: Tensor) -> Tensor:
     if policy == "bald":
-        return bald_scores(probs, weights)
+        return hypothesis_bald_scores(probs, weights)
     if policy == "class_bald":
         return class_bald_scores(probs, weights, classes)
     if policy == "ec2":

@@ -1,6 +1,6 @@
 r"""A finite hypothesis space: predictions, prior, equivalence classes and a data distribution.
 
-Taught in the chapters ``book/cost_of_labels.ipynb`` and ``book/ec2.ipynb``.
+Chapters: *The cost of labels* and *EC²: cutting edges between equivalence classes*.
 """
 
 from __future__ import annotations

@@ -1,0 +1,174 @@
+"""Tests for balance_lite.strategies: the registry, the parameter checks, predict and select.
+
+Each strategy's ``select`` must return exactly what the acquisition selector returns on the same
+predictions (the strategies are thin), and ``predict`` must sample the right typed container.
+"""
+
+import dataclasses
+
+import pytest
+import torch
+
+from balance_lite import acquisition
+from balance_lite.acquisition import NO_EDGE, PairPredictions, PoolSize, SamplePredictions, Selection, resolve_tau
+from balance_lite.models import build_model
+from balance_lite.strategies import STRATEGIES, Method, RandomStrategy, available, get_strategy
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+def model_for(splits, seed=0):
+    torch.manual_seed(seed)
+    return build_model("digits", splits.input_shape, splits.num_classes)
+
+
+def pair_case(N=30, K=6, C=4, U=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lp_a = torch.randn(N, K, C, generator=g, dtype=torch.float64).log_softmax(-1)
+    lp_b = torch.randn(N, K, C, generator=g, dtype=torch.float64).log_softmax(-1)
+    preds_a = torch.randint(C, (K, U), generator=g)
+    preds_b = torch.randint(C, (K, U), generator=g)
+    return PairPredictions(lp_a, lp_b, preds_a, preds_b)
+
+
+def test_registry_has_every_method_of_the_issue():
+    assert set(available()) == {"random", "bald", "batchbald", "mean-std", "variation-ratio", "entropy", "balance",
+                                "batch-balance", "batch-balance-importance", "balance-partition"}
+    assert all(isinstance(m, Method) and m.name == name for name, m in STRATEGIES.items())
+    assert get_strategy("batch-balance-importance").name == "batch-balance-importance"
+    assert get_strategy("batch-balance").params()["route"] == "factorized"
+    assert get_strategy("batchbald", num_samples=20).params() == {"num_samples": 20, "num_configurations": 10_000,
+                                                                   "chunk_size": None}
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_method_takes_the_preset_fields_it_declares(name):
+    method = STRATEGIES[name]
+    values = {"num_samples": 7, "num_pairs": 5, "num_configurations": 300, "divisor": 2.0}
+    strategy = method(**{f: values[f] for f in method.preset_fields})
+    assert strategy.name == name
+    for f in method.preset_fields:
+        assert strategy.params()[f] == values[f]
+
+
+def test_bad_parameters_raise_naming_the_argument():
+    with pytest.raises(ValueError, match="name must be one of"):
+        get_strategy("coreset")
+    with pytest.raises(TypeError, match="does not take"):
+        get_strategy("random", num_pairs=3)
+    with pytest.raises(ValueError, match="num_pairs must be a positive integer"):
+        get_strategy("balance", num_pairs=0)
+    with pytest.raises(TypeError, match="num_pairs must be a positive integer, got True"):
+        get_strategy("balance", num_pairs=True)
+    with pytest.raises(TypeError, match="num_samples must be a positive integer"):
+        get_strategy("bald", num_samples=2.0)
+    with pytest.raises(ValueError, match="tau"):
+        get_strategy("balance", tau=1.5)
+    with pytest.raises(ValueError, match="divisor"):
+        get_strategy("balance", divisor=0)
+    with pytest.raises(ValueError, match="route must be one of"):
+        get_strategy("batch-balance", route="exact")
+    with pytest.raises(ValueError, match="num_configurations"):
+        get_strategy("batchbald", num_configurations=0)
+
+
+def test_resolve_tau():
+    assert resolve_tau(0.05, 4, 0.3) == 0.05
+    assert resolve_tau("anneal", 4, 0.3) == pytest.approx(0.075)
+    with pytest.raises(ValueError, match="tau"):
+        resolve_tau("fixed", 4, 0.3)
+    with pytest.raises(TypeError, match="tau"):
+        resolve_tau(True, 4, 0.3)
+
+
+def test_random_strategy_predicts_the_pool_size_and_selects_uniformly(digits):
+    strategy = get_strategy("random")
+    pred = strategy.predict(None, digits.pool.x[:40], None, generator=torch.Generator())
+    assert pred == PoolSize(40)
+    sel = strategy.select(pred, 5, val_error=0.3, generator=torch.Generator().manual_seed(1))
+    assert sel == acquisition.random_selection(40, 5, torch.Generator().manual_seed(1))
+    assert not sel.random_fallback and sel.fallback_reason is None  # the baseline, not a fallback
+    with pytest.raises(ValueError, match="batch_size"):
+        strategy.select(pred, 41, val_error=0.3, generator=torch.Generator())
+
+
+@pytest.mark.parametrize("name", ["bald", "entropy", "mean-std", "variation-ratio", "batchbald"])
+def test_sample_strategies_are_the_selector_on_their_predictions(digits, name):
+    model = model_for(digits)
+    strategy = get_strategy(name, num_samples=6)
+    pred = strategy.predict(model, digits.pool.x[:60], None, generator=torch.Generator().manual_seed(0))
+    assert isinstance(pred, SamplePredictions) and pred.log_probs.shape == (60, 6, 10)
+    sel = strategy.select(pred, 4, val_error=0.2, generator=torch.Generator().manual_seed(3))
+    if name == "batchbald":
+        ref = acquisition.batchbald(pred.log_probs, 4, num_configurations=10_000,
+                                    generator=torch.Generator().manual_seed(3))
+    else:
+        ref = acquisition.top_b(strategy.score_fn(pred.log_probs), 4, generator=torch.Generator().manual_seed(3))
+    assert sel == ref and len(sel.num_tied) == 4 and sel.tau is None and sel.num_edges is None
+
+
+def test_pair_strategies_sample_two_independent_mask_sets(digits):
+    model = model_for(digits)
+    strategy = get_strategy("batch-balance", num_pairs=6)
+    pool_x, holdout_x = digits.pool.x[:50], digits.holdout.x[:30]
+    pred = strategy.predict(model, pool_x, holdout_x, generator=torch.Generator().manual_seed(0))
+    assert isinstance(pred, PairPredictions)
+    assert pred.log_probs_a.shape == pred.log_probs_b.shape == (50, 6, 10)
+    assert pred.preds_a.shape == pred.preds_b.shape == (6, 30)
+    assert not torch.allclose(pred.log_probs_a, pred.log_probs_b)
+    # pair k of the pool and of D̄pool are the same hypotheses: D̄pool predictions are their argmax
+    joint = model.sample_log_probs(torch.cat([pool_x, holdout_x]), masks=model.draw_masks(
+        6, generator=torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(joint[:50], pred.log_probs_a, atol=1e-6, rtol=0)
+    assert torch.equal(joint[50:].argmax(-1).T, pred.preds_a)
+    with pytest.raises(ValueError, match="held-out"):
+        strategy.predict(model, pool_x, None, generator=torch.Generator())
+
+
+@pytest.mark.parametrize("name", ["balance", "batch-balance", "batch-balance-importance", "balance-partition"])
+def test_pair_strategies_are_the_selector_with_the_resolved_tau(name):
+    pred = pair_case()
+    strategy = get_strategy(name, num_pairs=6, divisor=2)
+    sel = strategy.select(pred, 3, val_error=0.6, generator=torch.Generator().manual_seed(5))
+    tau = 0.3
+    g = torch.Generator().manual_seed(5)
+    if name == "balance":
+        ref = acquisition.select_balance(pred, 3, tau=tau, generator=g)
+        edges = acquisition.hamming_edges(pred.preds_a, pred.preds_b, tau)
+        assert ref.indices == acquisition.top_b(acquisition.balance_scores(pred.log_probs_a, pred.log_probs_b, edges),
+                                                3, generator=torch.Generator().manual_seed(5)).indices
+    elif name == "balance-partition":
+        ref = acquisition.select_partition(pred, 3, tau=tau, generator=g)
+    else:
+        route = "importance" if name.endswith("importance") else "factorized"
+        ref = acquisition.select_batch_balance(pred, 3, tau=tau, route=route, generator=g)
+    assert sel == ref and sel.tau == pytest.approx(tau)
+    assert (sel.num_edges is None) == (name == "balance-partition")
+
+
+@pytest.mark.parametrize("name", ["balance", "batch-balance", "balance-partition"])
+def test_without_edges_every_pair_method_falls_back_in_the_same_way(name):
+    pred = pair_case()  # tau = 1: no pair is farther apart, and the 2K hypotheses form one class
+    sel = get_strategy(name, num_pairs=6, tau=1.0).select(pred, 4, val_error=0.1,
+                                                         generator=torch.Generator().manual_seed(2))
+    random = acquisition.random_selection(30, 4, torch.Generator().manual_seed(2), reason=NO_EDGE)
+    expected_edges = None if name == "balance-partition" else 0
+    assert sel == dataclasses.replace(random, tau=1.0, num_edges=expected_edges)
+    assert sel.random_fallback and sel.fallback_reason == NO_EDGE and sel.scores == [0.0] * 4
+
+
+def test_selectors_refuse_the_wrong_prediction_type():
+    with pytest.raises(TypeError, match="must be a PairPredictions"):
+        acquisition.select_balance(SamplePredictions(torch.zeros(3, 2, 2)), 1, tau=0.1)
+    with pytest.raises(TypeError, match="must be a PoolSize"):
+        RandomStrategy().select(7, 1, val_error=0.0, generator=None)
+    with pytest.raises(ValueError, match=r"log_probs must have shape \[N, S, C\]"):
+        SamplePredictions(torch.zeros(3, 2))
+
+
+def test_strategy_call_is_predict_then_select(digits):
+    strategy = get_strategy("random")
+    pool = digits.pool.x[:20]
+    chosen = strategy(None, pool, None, batch_size=3, val_error=0.5, generator=torch.Generator().manual_seed(0))
+    assert isinstance(chosen, Selection)
+    assert chosen == strategy.select(PoolSize(20), 3, val_error=0.5, generator=torch.Generator().manual_seed(0))
