@@ -39,8 +39,6 @@ c.CourseDirectory.course_id = "balance-book"
 c.CourseDirectory.root = {root!r}
 # Chapters train small networks: give each notebook time to run when it is autograded.
 c.Execute.timeout = 600
-# Run a notebook again when its kernel stops answering (seen twice in ~45 runs on a loaded 2-core machine).
-c.Execute.execute_retries = 1
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 '''
