@@ -10,7 +10,7 @@ SHARED_DATA := $(wildcard $(abspath ../shared/data))
 export BALANCE_LITE_DATA ?= $(SHARED_DATA)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env book test bench clean
+.PHONY: env book test bench student clean
 
 env: $(STAMP)
 
@@ -26,11 +26,16 @@ vendor_js/vendor/.versions: scripts/vendor_js.sh
 book: $(STAMP) vendor_js/vendor/.versions
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## Every test: the library's unit tests and docstring examples, every chapter under nbval, the rendered book
-## in Chromium.
+## Every test: the library's unit tests and docstring examples, every chapter executed and autograded by
+## nbgrader (instructor and student versions, tests/test_grading.py), the rendered book in Chromium.
+## One chapter under nbval while writing it: .venv/bin/python -m pytest --nbval-lax book/ec2.ipynb
 test: book
 	scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --doctest-modules -p no:cacheprovider balance_lite tests book
+	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules -p no:cacheprovider balance_lite tests
+
+## Student notebooks (solutions stubbed, hidden tests removed) and an nbgrader course, in student/.
+student: $(STAMP)
+	$(BIN)/python scripts/student.py --out student
 
 ## Speed and memory of the acquisition functions at the paper's scale (prints tables).
 bench: $(STAMP)
@@ -38,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python -m balance_lite.benchmarks.acquisition
 
 clean:
-	rm -rf _build vendor_js
+	rm -rf _build vendor_js student

@@ -128,3 +128,40 @@ def test_page_reads_offline(browser, site, page):
     finally:
         tab.close()
 
+
+
+def exercise_counts(page: str) -> tuple[int, int]:
+    """(solutions, checks) of a chapter: its solution-start directives and its auto-graded check cells."""
+    import json
+
+    cells = json.loads((REPO / f"{page}.ipynb").read_text())["cells"]
+    src = ["".join(c["source"]) for c in cells]
+    solutions = sum(c["cell_type"] == "markdown" and s.lstrip().startswith("```{solution-start") for c, s in zip(cells, src))
+    checks = sum("autograded" in c.get("metadata", {}).get("tags", []) for c in cells)
+    return solutions, checks
+
+
+@pytest.mark.parametrize("page", [p for p in book_pages() if is_notebook(p) and exercise_counts(p)[0]])
+def test_solutions_and_checks_collapsed(browser, site, page):
+    """Every solution (a dropdown) and every check (a hide-cell cell) is collapsed until clicked, in every chapter."""
+    n_solutions, n_checks = exercise_counts(page)
+    tab, _, _ = open_page(browser, site, page)
+    try:
+        solutions = tab.locator("div.solution.dropdown")
+        assert solutions.count() == n_solutions, f"{page}: {solutions.count()} dropdown solutions, expected {n_solutions}"
+        for i in range(n_solutions):
+            box = solutions.nth(i)
+            content = box.locator("section").first
+            assert not content.is_visible(), f"{page}: solution {i + 1} is open before a click"
+            box.locator(".admonition-title").first.click()
+            content.wait_for(state="visible", timeout=5_000)
+        checks = tab.locator("div.cell.tag_autograded")
+        assert checks.count() == n_checks, f"{page}: {checks.count()} check cells, expected {n_checks}"
+        for i in range(n_checks):
+            cell = checks.nth(i)
+            code = cell.locator(".cell_input").first
+            assert cell.locator("details").count() and not code.is_visible(), f"{page}: check {i + 1} is not collapsed"
+            cell.locator("details > summary").first.click()
+            code.wait_for(state="visible", timeout=5_000)
+    finally:
+        tab.close()
