@@ -38,7 +38,12 @@ c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "balance-book"
 c.CourseDirectory.root = {root!r}
 # Chapters train small networks: give each notebook time to run when it is autograded.
-c.Execute.timeout = 600
+c.Execute.timeout = {timeout}
+# Kernels talk over Unix sockets in this folder, not TCP ports: kernels started at the same moment on
+# one machine (parallel grading, a book build) can be handed the same free port and then wait on each
+# other until the timeout.
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = {ipc!r}
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 '''
@@ -54,10 +59,14 @@ def graded_chapters() -> list[str]:
     return out
 
 
-def write_course(root: Path, chapters: list[str]) -> None:
-    """``root/nbgrader_config.py`` and ``root/source/<chapter>/``: the chapter's notebook and ``data/``."""
+def write_course(root: Path, chapters: list[str], *, timeout: int = 600) -> None:
+    """``root/nbgrader_config.py`` and ``root/source/<chapter>/``: the chapter's notebook and ``data/``.
+
+    ``timeout`` is the seconds a notebook cell may run when it is autograded.
+    """
     root.mkdir(parents=True, exist_ok=True)
-    (root / "nbgrader_config.py").write_text(CONFIG.format(root=str(root.resolve())))
+    (root / "nbgrader_config.py").write_text(CONFIG.format(root=str(root.resolve()), timeout=int(timeout),
+                                                                ipc=str(root.resolve() / "kernel")))
     for chapter in chapters:
         folder = root / "source" / chapter
         if folder.exists():

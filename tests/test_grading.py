@@ -164,11 +164,15 @@ def test_student_version_has_no_solution(released, chapter):
 
 STUDENTS = ("instructor", "untouched")
 
+#: Seconds a cell may run when the tests autograde it: the slowest cell takes well under a minute on two
+#: cores, and a stalled kernel (see :func:`autograde_once_more_if_failed`) should not hold CI for long.
+CELL_TIMEOUT = 300
+
 
 def autograde(chapter: str, root: Path) -> dict:
     """Generate the assignment, submit the two notebooks, autograde them; return scores and timing."""
     start = time.perf_counter()
-    student.write_course(root, [chapter])
+    student.write_course(root, [chapter], timeout=CELL_TIMEOUT)
     student.generate(root, chapter)
     for who, source in (("instructor", root / "source"), ("untouched", root / "release")):
         shutil.copytree(source / chapter, root / "submitted" / who / chapter)
@@ -195,6 +199,28 @@ def autograde(chapter: str, root: Path) -> dict:
             "errors": errors, "seconds": time.perf_counter() - start}
 
 
+def failed(result: dict) -> bool:
+    """Whether an autograde run crashed, or lost or broke the instructor's notebook."""
+    return result["returncode"] != 0 or result["errors"]["instructor"] != [] or any(
+        isinstance(g, str) for g in result["grades"].values())
+
+
+def autograde_once_more_if_failed(chapter: str, root: Path) -> dict:
+    """:func:`autograde`, repeated once in a fresh course folder if it failed.
+
+    Kernels started at the same moment on one machine can be handed the same free TCP port and then
+    wait on each other until the cell timeout (seen about once in 40 runs while other notebooks ran).
+    A real failure fails twice and is reported; the first attempt's log is kept beside the second's.
+    """
+    result = autograde(chapter, root)
+    if not failed(result):
+        return result
+    again = autograde(chapter, root.with_name(root.name + "-again"))
+    again["log"] = f"first attempt ({result['seconds']:.0f} s):\n{result['log']}\n\nsecond attempt:\n{again['log']}"
+    again["seconds"] += result["seconds"]
+    return again
+
+
 @pytest.fixture(scope="module")
 def autograded(tmp_path_factory):
     jobs = max(1, min(len(CHAPTERS), int(os.environ.get("GRADING_JOBS", os.cpu_count() or 1))))
@@ -203,7 +229,7 @@ def autograded(tmp_path_factory):
     # Longest chapters first, so that the pool finishes together.
     order = sorted(CHAPTERS, key=lambda ch: -(REPO / "book" / f"{ch}.ipynb").stat().st_size)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = dict(zip(order, pool.map(lambda ch: autograde(ch, base / ch), order)))
+        results = dict(zip(order, pool.map(lambda ch: autograde_once_more_if_failed(ch, base / ch), order)))
     elapsed = time.perf_counter() - start
     print(f"\nautograded {len(CHAPTERS)} chapters x {len(STUDENTS)} submissions in {elapsed:.0f} s "
           f"({jobs} in parallel): " + ", ".join(f"{ch} {r['seconds']:.0f} s" for ch, r in results.items()))
