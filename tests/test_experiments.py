@@ -24,21 +24,11 @@ from balance_lite.experiments import (
 from balance_lite.experiments.report import format_table
 from balance_lite.strategies import get_strategy
 from balance_lite.experiments.results import append_record, atomic_write_text, parse_unit_filename, unit_filename
+from tests.experiment_helpers import quiet, run_digits
 
 FIELDS = ("labels", "accuracy", "macro_auc", "macro_f1", "nll", "tau", "num_edges", "selected", "seconds")
 
 
-def quiet(*args):
-    pass
-
-
-def run_digits(out, **kw):
-    kw.setdefault("methods", ["random"])
-    kw.setdefault("trials", 1)
-    kw.setdefault("quick", True)
-    kw.setdefault("progress", False)
-    kw.setdefault("log", quiet)
-    return run_experiment("digits", out=out, **kw)
 
 
 def selections(path):

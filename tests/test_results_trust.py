@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from balance_lite import cli
-from balance_lite.experiments import load_results, read_manifest, read_records, results_table, run_experiment
+from balance_lite.experiments import load_results, read_manifest, read_records, results_table
 from balance_lite.experiments.report import format_table
 from balance_lite.experiments.results import (
     LOCK_NAME,
@@ -30,23 +30,13 @@ from balance_lite.experiments.results import (
     lock_folder,
     unit_filename,
 )
+from tests.experiment_helpers import run_digits
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT = "random_B10_trial0.jsonl"
 COMMAND = ["run", "digits", "--quick", "--methods", "random", "--no-progress"]
 
 
-def quiet(*args):
-    pass
-
-
-def run_digits(out, **kw):
-    kw.setdefault("methods", ["random"])
-    kw.setdefault("trials", 1)
-    kw.setdefault("quick", True)
-    kw.setdefault("progress", False)
-    kw.setdefault("log", quiet)
-    return run_experiment("digits", out=out, **kw)
 
 
 def record(labels, selected, **kw):
