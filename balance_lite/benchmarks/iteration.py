@@ -17,9 +17,9 @@ predictions. The last iteration only trains and evaluates (the budget is reached
 predict or acquire time.
 
 After each iteration the script also trains a *plain* copy of the network for the same number of
-epochs on the same labeled set and times it (``plain train s``): :func:`plain_network` (an
+epochs on the same labeled set and times it (``plain train s``): ``plain_network`` (an
 ``nn.Sequential`` of the same layers with torch's ``nn.Dropout2d`` / ``nn.Dropout``), trained by
-:func:`plain_train` (Adam, the same epoch size, minibatch size, class weights and validation
+``plain_train`` (Adam, the same epoch size, minibatch size, class weights and validation
 every epoch in chunks of 4,096 with dropout off), the loop anyone would write. ``train / plain`` is
 the ratio of the two: it measures the library's training code against plain PyTorch on the same
 machine at the same moment, so it varies much less with the machine's load than the seconds do.
