@@ -39,9 +39,8 @@ c.CourseDirectory.course_id = "balance-book"
 c.CourseDirectory.root = {root!r}
 # Chapters train small networks: give each notebook time to run when it is autograded.
 c.Execute.timeout = {timeout}
-# Kernels talk over Unix sockets in this folder, not TCP ports: kernels started at the same moment on
-# one machine (parallel grading, a book build) can be handed the same free port and then wait on each
-# other until the timeout.
+# Kernels talk over Unix sockets in this folder, not TCP ports, so that courses graded at the same
+# time on one machine (the tests grade chapters in parallel) never share a port.
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = {ipc!r}
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}

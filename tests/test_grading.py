@@ -208,9 +208,9 @@ def failed(result: dict) -> bool:
 def autograde_once_more_if_failed(chapter: str, root: Path) -> dict:
     """:func:`autograde`, repeated once in a fresh course folder if it failed.
 
-    Kernels started at the same moment on one machine can be handed the same free TCP port and then
-    wait on each other until the cell timeout (seen about once in 40 runs while other notebooks ran).
-    A real failure fails twice and is reported; the first attempt's log is kept beside the second's.
+    Now and then a run stalls with the kernel and nbgrader both idle (a reply lost; seen with TCP and
+    with Unix-socket kernels, cause not found) until :data:`CELL_TIMEOUT`. A real failure fails twice
+    and is reported; the first attempt's log is kept beside the second's.
     """
     result = autograde(chapter, root)
     if not failed(result):
