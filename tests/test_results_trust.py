@@ -98,8 +98,15 @@ def test_two_processes_into_one_folder_the_second_refuses_naming_the_holder(tmp_
     first = spawn([*COMMAND, "--trials", "2", "--out", out])
     lock = out / LOCK_NAME
     assert wait_for(lambda: lock.exists() and lock.read_text().strip(), process=first), first.communicate()
-    second = spawn([*COMMAND, "--trials", "2", "--out", out])
-    _, err2 = second.communicate(timeout=300)
+    # The first run is stopped while the second starts: a quick run can otherwise finish (and release
+    # the lock) before the second has imported torch. A stopped process still holds the lock.
+    first.send_signal(signal.SIGSTOP)
+    try:
+        assert first.poll() is None and lock.exists(), "the first run ended before it could be paused"
+        second = spawn([*COMMAND, "--trials", "2", "--out", out])
+        _, err2 = second.communicate(timeout=300)
+    finally:
+        first.send_signal(signal.SIGCONT)
     _, err1 = first.communicate(timeout=600)
     assert first.returncode == 0, err1
     assert second.returncode == 2 and one_line_error(err2), err2
