@@ -9,7 +9,9 @@ Each iteration t, with the labeled set L_t (positions in the pool):
 2. evaluate it on the test set (accuracy, macro AUC, macro F1, NLL of the MC-averaged
    predictive) and measure the dropout-off validation error epsilon (which anneals tau);
 3. unless the label budget is reached, let the acquisition strategy choose a batch of B
-   unlabeled pool points, and reveal their labels: L_{t+1} = L_t + batch.
+   unlabeled pool points, and reveal their labels: L_{t+1} = L_t + batch. The strategy gets the
+   candidates' inputs, D̄pool's if it declares ``uses_holdout``, and the labeled inputs (as
+   ``labeled_x``) if it declares ``uses_labeled`` (Core-Set).
 
 Every random choice of iteration t is seeded from ``(seed, t)`` alone (see :func:`iteration_seeds`),
 so a run can stop after any iteration and resume with the very same selections.
@@ -295,9 +297,12 @@ def _iteration(t, dataset: Splits, model_factory, strategy: Strategy, labeled: l
         candidates = [candidates[i] for i in subset.tolist()]
     pool_x = dataset.pool.x[torch.as_tensor(candidates)]
     holdout_x = dataset.holdout.x if strategy.uses_holdout else None
+    extra = {}
+    if strategy.uses_labeled:
+        extra["labeled_x"] = dataset.pool.x[torch.as_tensor(labeled, dtype=torch.long)]
     with cpu_threads(threads):
         start = time.perf_counter()
-        predictions = strategy.predict(model, pool_x, holdout_x, generator=generator)
+        predictions = strategy.predict(model, pool_x, holdout_x, generator=generator, **extra)
         seconds["predict"] = time.perf_counter() - start
         start = time.perf_counter()
         chosen = strategy.select(predictions, b, val_error=1.0 - float(val_acc), generator=generator)

@@ -32,7 +32,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,7 @@ __all__ = [
     "FUSE_MIN_SAMPLES",
     "ConsistentDropout",
     "ConsistentDropout2d",
+    "Embeddings",
     "MCDropoutNet",
     "MaskSet",
     "NETWORKS",
@@ -167,6 +168,18 @@ class MaskSet:
         if isinstance(index, int):
             index = slice(index, index + 1) if index != -1 else slice(-1, None)
         return MaskSet(tuple(m[index] for m in self.masks))
+
+
+class Embeddings(NamedTuple):
+    """What :meth:`MCDropoutNet.embed` returns: the last layer's inputs and outputs, dropout off.
+
+    Attributes:
+        features: ``[N, D]``, the penultimate-layer embedding h(x) (the input of the last layer).
+        logits: ``[N, C]``, the last layer applied to ``features``: the dropout-off logits.
+    """
+
+    features: Tensor
+    logits: Tensor
 
 
 class MCDropoutNet(nn.Module):
@@ -393,6 +406,73 @@ class MCDropoutNet(nn.Module):
             if repeated:
                 widest = max(widest, h.numel())
         return max(widest, 1)
+
+    @property
+    def embedding_dim(self) -> int:
+        """D, the width of the penultimate layer: the number of inputs of the last (linear) layer."""
+        return self._last_linear().in_features
+
+    def _last_linear(self) -> nn.Linear:
+        last = self.layers[-1]
+        if not isinstance(last, nn.Linear):
+            raise TypeError(f"embed needs a network whose last layer is nn.Linear, got {type(last).__name__}")
+        return last
+
+    @torch.no_grad()
+    def embed(self, x: Tensor, *, chunk_size: int = 4096) -> Embeddings:
+        r"""The penultimate-layer embedding h(x) and the logits, with dropout off (eval mode).
+
+        Every layer but the last runs in eval mode (each dropout layer is then the identity), by the
+        same routes as :meth:`forward`; the last layer, a linear map ``[D] -> [C]``, is applied to
+        the result, so ``logits = features @ W.T + b`` exactly. This is the deterministic trained
+        network that BADGE (Ash et al., ICLR 2020) and Core-Set (Sener and Savarese, ICLR 2018)
+        embed the pool with; :meth:`sample_log_probs` is separate and unchanged.
+
+        For every network of :func:`build_model` the embedding is the output of the last hidden
+        layer after its ReLU (and its dropout, off here): D = 128 for the digits MLP and the MNIST
+        CNN, 512 for the EMNIST CNN, the last hidden width for the tabular MLPs.
+
+        Args:
+            x: ``[N, ...]`` inputs; moved chunk by chunk to the network's device.
+            chunk_size: points per forward pass.
+
+        Returns:
+            :class:`Embeddings` ``(features [N, D], logits [N, C])`` on the network's device.
+
+        Raises:
+            TypeError: the network's last layer is not ``nn.Linear``.
+            ValueError: ``x`` does not have shape ``[N, *input_shape]``, or a bad ``chunk_size``.
+
+        Example:
+            >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+            <torch._C.Generator object at ...>
+            >>> model = build_model("digits", (64,), 10)
+            >>> emb = model.embed(torch.rand(5, 64))
+            >>> emb.features.shape, emb.logits.shape, model.embedding_dim
+            (torch.Size([5, 128]), torch.Size([5, 10]), 128)
+        """
+        last = self._last_linear()
+        check_positive_int(chunk_size, "chunk_size")
+        if not isinstance(x, Tensor) or tuple(x.shape[1:]) != self.input_shape:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x must have shape [N, {', '.join(map(str, self.input_shape))}], got {got}")
+        body = self.layers[:-1]
+        device = self.device
+        N = x.shape[0]
+        features = torch.empty((N, last.in_features), device=device)
+        logits = torch.empty((N, self.num_classes), device=device)
+        was_training = self.training
+        self.eval()
+        try:
+            for start in range(0, N, chunk_size):
+                chunk = x[start:start + chunk_size].to(device, torch.float32)
+                h = _fast_forward(body, chunk) if self.fast_paths else body(chunk)
+                end = start + chunk.shape[0]
+                features[start:end] = h.reshape(chunk.shape[0], -1)
+                logits[start:end] = last(features[start:end])
+        finally:
+            self.train(was_training)
+        return Embeddings(features, logits)
 
     @torch.no_grad()
     def predict_log_probs(self, x: Tensor, *, chunk_size: int = 4096) -> Tensor:

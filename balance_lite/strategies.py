@@ -10,7 +10,9 @@ positions, in two timed steps with one signature for every method:
    :class:`~balance_lite.acquisition.PairPredictions`): only the pool size N for random, ``[N, S, C]``
    log-probabilities for BALD-like scores, and for the BALanCe family two independent sets of K
    consistent masks, i.e. ``[N, K, C]`` twice on the pool plus the two sets' hard predictions on
-   D̄pool ``[K, U]``;
+   D̄pool ``[K, U]``; BADGE and Core-Set take the dropout-off network's penultimate embedding
+   (:class:`~balance_lite.acquisition.EmbeddingPredictions`), Core-Set also that of the labeled
+   points, which the loop passes as ``labeled_x`` to a strategy whose ``uses_labeled`` is True;
 2. :meth:`Strategy.select` resolves the method's parameters (tau, annealed from the dropout-off
    validation error, or fixed) and calls one ``select_*`` function of :mod:`balance_lite.acquisition`,
    which returns the :class:`~balance_lite.acquisition.Selection` unchanged.
@@ -38,13 +40,15 @@ import torch
 from torch import Tensor
 
 from . import acquisition
-from .acquisition import PairPredictions, PoolSize, SamplePredictions, Selection
+from .acquisition import EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions, Selection
 from .checks import check_choice, check_positive_int, check_positive_real
 
 __all__ = [
+    "BadgeStrategy",
     "BalanceStrategy",
     "BatchBALDStrategy",
     "BatchBalanceStrategy",
+    "CoresetStrategy",
     "Method",
     "PartitionStrategy",
     "RandomStrategy",
@@ -55,7 +59,7 @@ __all__ = [
     "get_strategy",
 ]
 
-Predictions = PoolSize | SamplePredictions | PairPredictions
+Predictions = PoolSize | SamplePredictions | PairPredictions | EmbeddingPredictions
 
 
 class Strategy:
@@ -68,6 +72,9 @@ class Strategy:
     name: ClassVar[str] = ""
     #: Whether :meth:`predict` needs D̄pool (the held-out inputs).
     uses_holdout: ClassVar[bool] = False
+    #: Whether :meth:`predict` needs the labeled inputs: then it takes a keyword ``labeled_x``
+    #: ``[L, ...]`` (L may be 0), which the loop and :meth:`__call__` pass only to such strategies.
+    uses_labeled: ClassVar[bool] = False
 
     def predict(self, model, pool_x: Tensor, holdout_x: Tensor | None, *, generator: torch.Generator) -> Predictions:
         """Sample what :meth:`select` needs from the trained ``model`` on ``pool_x`` ``[N, ...]``."""
@@ -79,8 +86,9 @@ class Strategy:
         raise NotImplementedError
 
     def __call__(self, model, pool_x: Tensor, holdout_x: Tensor | None, *, batch_size: int, val_error: float,
-                 generator: torch.Generator) -> Selection:
-        predictions = self.predict(model, pool_x, holdout_x, generator=generator)
+                 generator: torch.Generator, labeled_x: Tensor | None = None) -> Selection:
+        extra = {"labeled_x": labeled_x} if self.uses_labeled else {}
+        predictions = self.predict(model, pool_x, holdout_x, generator=generator, **extra)
         return self.select(predictions, batch_size, val_error=val_error, generator=generator)
 
     def params(self) -> dict:
@@ -277,6 +285,59 @@ class PartitionStrategy(_PairStrategy):
                                             generator=generator)
 
 
+@dataclass(repr=False)
+class BadgeStrategy(Strategy):
+    """BADGE (Ash et al., ICLR 2020): k-means++ seeding on the gradient embeddings of the dropout-off network.
+
+    No MC-dropout samples: :meth:`predict` embeds the pool once with dropout off
+    (:meth:`~balance_lite.models.MCDropoutNet.embed`), :func:`~balance_lite.acquisition.badge` selects.
+
+    Args:
+        chunk_size: points per forward pass.
+    """
+
+    name: ClassVar[str] = "badge"
+    chunk_size: int = 4096
+
+    def __post_init__(self):
+        check_positive_int(self.chunk_size, "chunk_size")
+
+    def predict(self, model, pool_x, holdout_x, *, generator) -> EmbeddingPredictions:
+        features, logits = model.embed(pool_x, chunk_size=self.chunk_size)
+        return EmbeddingPredictions(features, log_probs=logits.log_softmax(-1))
+
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_badge(predictions, batch_size, generator=generator)
+
+
+@dataclass(repr=False)
+class CoresetStrategy(Strategy):
+    """Core-Set (Sener and Savarese, ICLR 2018): greedy k-centre in the dropout-off network's embedding.
+
+    :meth:`predict` embeds the pool and the labeled inputs ``labeled_x`` (the initial centres) with
+    dropout off; :func:`~balance_lite.acquisition.coreset` selects.
+
+    Args:
+        chunk_size: points per forward pass.
+    """
+
+    name: ClassVar[str] = "coreset"
+    uses_labeled: ClassVar[bool] = True
+    chunk_size: int = 4096
+
+    def __post_init__(self):
+        check_positive_int(self.chunk_size, "chunk_size")
+
+    def predict(self, model, pool_x, holdout_x, *, generator, labeled_x: Tensor | None = None) -> EmbeddingPredictions:
+        if labeled_x is None:
+            raise ValueError(f"{self.name} needs labeled_x, the labeled inputs [L, ...] (L may be 0), got None")
+        return EmbeddingPredictions(model.embed(pool_x, chunk_size=self.chunk_size).features,
+                                    labeled_features=model.embed(labeled_x, chunk_size=self.chunk_size).features)
+
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_coreset(predictions, batch_size, generator=generator)
+
+
 @dataclass(frozen=True)
 class Method:
     """An acquisition method, declared once: its name, how to build it, the preset fields it takes.
@@ -323,6 +384,9 @@ STRATEGIES: dict[str, Method] = {m.name: m for m in [
     Method("batch-balance-importance", _batch_balance_importance, ("num_pairs", "divisor", "num_configurations"),
            "Batch-BALanCe estimated by importance sampling (Eq. 5)"),
     Method("balance-partition", PartitionStrategy, ("num_pairs", "divisor"), "BALanCe-Partition (App. B.3)"),
+    # beyond the paper: diversity in the dropout-off network's embedding (issue 16)
+    Method("badge", BadgeStrategy, (), "BADGE (Ash et al. 2020): k-means++ seeding on gradient embeddings"),
+    Method("coreset", CoresetStrategy, (), "Core-Set (Sener and Savarese 2018): greedy k-centre on embeddings"),
 ]}
 
 

@@ -1,10 +1,11 @@
 r"""Acquisition functions: score and select pool points from MC-dropout predictions.
 
 Chapters: *BALD and BatchBALD*, *Hypotheses from MC dropout*, *BALanCe (Eq. 2-3, Alg. 1)* and
-*Batch-BALanCe (Eq. 4, Alg. 2)*.
+*Batch-BALanCe (Eq. 4, Alg. 2)*. Beyond the paper: BADGE (Ash et al., ICLR 2020) and Core-Set
+(Sener and Savarese, ICLR 2018) in :mod:`~balance_lite.acquisition.diversity`.
 
 This package owns the whole contract from predictions to a batch: typed predictions in
-(:class:`SamplePredictions`, :class:`PairPredictions`, :class:`PoolSize`), one
+(:class:`SamplePredictions`, :class:`PairPredictions`, :class:`EmbeddingPredictions`, :class:`PoolSize`), one
 :class:`Selection` out (one ``select_*`` function per method, e.g. :func:`select_batch_balance`).
 
 Conventions (all functions; the glossary is the book's *Notation* page):
@@ -14,6 +15,9 @@ Conventions (all functions; the glossary is the book's *Notation* page):
 - BALanCe takes K = ``num_pairs`` hypothesis *pairs* as two tensors ``log_probs_a``,
   ``log_probs_b`` of shape ``[N, K, C]`` and a ``[K]`` bool mask ``edges`` of the pairs that are
   cut (:func:`hamming_edges`, on ``[K, U]`` predictions on D̄pool).
+- BADGE and Core-Set take no MC-dropout samples but the dropout-off network's penultimate
+  embedding ``features`` ``[N, D]`` (D its width), with BADGE's ``[N, C]`` log-probabilities or
+  Core-Set's labeled embeddings ``labeled_features`` ``[L, D]``.
 - M = ``num_configurations`` counts sampled label configurations (BatchBALD, Eq. 5); B =
   ``batch_size``. ``route`` names how :func:`batch_balance` computes (not which method it is).
 - ``*_scores`` functions return one float64 value per pool point ``[N]``; batch selectors
@@ -28,15 +32,17 @@ from .balance import balance_scores, likelihood_ratios
 from .bald import bald_scores
 from .batch_balance import MAX_ENUMERATE_ELEMENTS, ROUTES, batch_balance, batch_balance_value
 from .batchbald import MAX_EXACT_JOINT_ELEMENTS, batchbald, joint_mutual_information
+from .diversity import ZERO_GRADIENTS, badge, coreset, gradient_embeddings, gradient_sq_distances
 from .hamming import annealed_tau, hamming_distances, hamming_edges, resolve_tau
 from .partition import partition_classes, partition_scores
-from .predictions import PairPredictions, PoolSize, SamplePredictions
+from .predictions import EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions
 from .scores import mean_std_scores, predictive_entropy_scores, predictive_log_probs, variation_ratio_scores
-from .select import (select_balance, select_batch_balance, select_batchbald, select_partition, select_random,
-                     select_top_scores)
+from .select import (select_badge, select_balance, select_batch_balance, select_batchbald, select_coreset,
+                     select_partition, select_random, select_top_scores)
 from .selection import NO_EDGE, Selection, no_edge_fallback, random_selection, top_b
 
 __all__ = [
+    "EmbeddingPredictions",
     "MAX_ENUMERATE_ELEMENTS",
     "MAX_EXACT_JOINT_ELEMENTS",
     "NO_EDGE",
@@ -45,12 +51,17 @@ __all__ = [
     "ROUTES",
     "SamplePredictions",
     "Selection",
+    "ZERO_GRADIENTS",
     "annealed_tau",
+    "badge",
     "balance_scores",
     "bald_scores",
     "batch_balance",
     "batch_balance_value",
     "batchbald",
+    "coreset",
+    "gradient_embeddings",
+    "gradient_sq_distances",
     "hamming_distances",
     "hamming_edges",
     "joint_mutual_information",
@@ -63,9 +74,11 @@ __all__ = [
     "predictive_log_probs",
     "random_selection",
     "resolve_tau",
+    "select_badge",
     "select_balance",
     "select_batch_balance",
     "select_batchbald",
+    "select_coreset",
     "select_partition",
     "select_random",
     "select_top_scores",

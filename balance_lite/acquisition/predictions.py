@@ -12,6 +12,8 @@ The glossary of the whole library (and of the book's notation):
  B     ``batch_size``            points acquired per iteration
  C     classes
  U     points of D̄pool           the held-out inputs on which Hamming distances are measured
+ D     embedding width           the penultimate layer's width (BADGE, Core-Set)
+ L     labeled points            the labeled set (Core-Set's initial centres)
 =====  ========================  ==========================================================
 
 - :class:`PoolSize`: the random baseline needs nothing but N.
@@ -19,6 +21,8 @@ The glossary of the whole library (and of the book's notation):
   entropy, mean-std, variation ratio, BatchBALD).
 - :class:`PairPredictions`: the BALanCe family's K pairs: ``[N, K, C]`` twice on the pool and the
   two sets' hard predictions ``[K, U]`` on D̄pool.
+- :class:`EmbeddingPredictions`: the dropout-off network's penultimate embedding ``[N, D]`` of the
+  pool, with its ``[N, C]`` log-probabilities (BADGE) or the labeled points' ``[L, D]`` (Core-Set).
 
 Example:
     >>> pairs = PairPredictions(torch.zeros(6, 4, 3), torch.zeros(6, 4, 3),
@@ -36,7 +40,7 @@ from torch import Tensor
 
 from ..checks import check_int
 
-__all__ = ["PairPredictions", "PoolSize", "SamplePredictions"]
+__all__ = ["EmbeddingPredictions", "PairPredictions", "PoolSize", "SamplePredictions"]
 
 
 def _check_tensor(value, name: str, shape: str, dim: int) -> None:
@@ -116,3 +120,31 @@ class PairPredictions(_OnThePool):
     def num_pairs(self) -> int:
         """K."""
         return int(self.log_probs_a.shape[1])
+
+
+@dataclass(frozen=True)
+class EmbeddingPredictions(_OnThePool):
+    """What BADGE and Core-Set take: the dropout-off network's embedding of the pool (no MC samples).
+
+    Attributes:
+        features: ``[N, D]`` penultimate-layer embeddings h(x) of the pool
+            (:meth:`balance_lite.models.MCDropoutNet.embed`).
+        log_probs: ``[N, C]`` dropout-off log-probabilities of the pool (BADGE), or None.
+        labeled_features: ``[L, D]`` embeddings of the labeled points (Core-Set; L may be 0), or None.
+
+    Example:
+        >>> EmbeddingPredictions(torch.zeros(5, 3), labeled_features=torch.zeros(0, 3)).num_points
+        5
+    """
+
+    features: Tensor
+    log_probs: Tensor | None = None
+    labeled_features: Tensor | None = None
+    _pool_field: ClassVar[str] = "features"
+
+    def __post_init__(self):
+        _check_tensor(self.features, "features", "[N, D]", 2)
+        if self.log_probs is not None:
+            _check_tensor(self.log_probs, "log_probs", "[N, C]", 2)
+        if self.labeled_features is not None:
+            _check_tensor(self.labeled_features, "labeled_features", "[L, D]", 2)

@@ -30,9 +30,10 @@ from torch import Tensor
 from .balance import balance_scores
 from .batch_balance import batch_balance
 from .batchbald import batchbald
+from .diversity import badge, coreset
 from .hamming import hamming_edges
 from .partition import partition_classes, partition_scores
-from .predictions import PairPredictions, PoolSize, SamplePredictions
+from .predictions import EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions
 from .selection import Selection, no_edge_fallback, random_selection, top_b
 
 def _expect(predictions, kind: type, method: str) -> None:
@@ -103,3 +104,25 @@ def select_partition(predictions: PairPredictions, batch_size: int, *, tau: floa
     if sel is None:
         sel = top_b(scores, batch_size, generator=generator)
     return dataclasses.replace(sel, tau=float(tau))
+
+
+def select_badge(predictions: EmbeddingPredictions, batch_size: int, *,
+                 generator: torch.Generator | None = None) -> Selection:
+    """BADGE (Ash et al., ICLR 2020): :func:`~balance_lite.acquisition.badge` on the pool's embeddings
+    and dropout-off log-probabilities (``predictions.log_probs`` ``[N, C]`` is required)."""
+    _expect(predictions, EmbeddingPredictions, "badge")
+    if predictions.log_probs is None:
+        raise ValueError("predictions.log_probs must hold the pool's [N, C] dropout-off log-probabilities "
+                         "for badge, got None")
+    return badge(predictions.features, predictions.log_probs, batch_size, generator=generator)
+
+
+def select_coreset(predictions: EmbeddingPredictions, batch_size: int, *,
+                   generator: torch.Generator | None = None) -> Selection:
+    """Core-Set (Sener and Savarese, ICLR 2018): :func:`~balance_lite.acquisition.coreset`'s greedy
+    k-centre batch (``predictions.labeled_features`` ``[L, D]`` is required; L may be 0)."""
+    _expect(predictions, EmbeddingPredictions, "coreset")
+    if predictions.labeled_features is None:
+        raise ValueError("predictions.labeled_features must hold the labeled points' [L, D] embeddings "
+                         "for coreset (L may be 0), got None")
+    return coreset(predictions.features, predictions.labeled_features, batch_size, generator=generator)
