@@ -193,7 +193,7 @@ SMALL = {"bald": {"num_samples": 8}, "mean-std": {"num_samples": 8}, "variation-
          "entropy": {"num_samples": 8}, "batchbald": {"num_samples": 8, "num_configurations": 200},
          "balance": {"num_pairs": 4}, "batch-balance": {"num_pairs": 4},
          "batch-balance-importance": {"num_pairs": 4, "num_configurations": 200},
-         "balance-partition": {"num_pairs": 4}, "random": {}}
+         "balance-partition": {"num_pairs": 4}, "random": {}, "badge": {}, "coreset": {}}
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -243,3 +243,24 @@ def test_balance_falls_back_to_random_when_no_edge_is_left(digits):
     assert record.fallback_reason == NO_EDGE and record.num_tied == [len(digits.pool) - 20 - i for i in range(10)]
     record = run(digits, get_strategy("batch-balance", num_pairs=4, tau=1.0), budget=30, seed=0).records[0]
     assert record.random_fallback and record.num_edges == 0
+
+
+def test_coreset_in_the_loop_gets_the_labeled_inputs_and_starts_from_nothing(digits):
+    from balance_lite import acquisition
+    from balance_lite.train import train_model
+
+    record = run(digits, "coreset", budget=30, seed=4).records[0]
+    seeds = iteration_seeds(4, 0)
+    torch.manual_seed(seeds.init)
+    model = factory(digits)()
+    idx = torch.as_tensor(digits.initial)
+    train_model(model, digits.pool.x[idx], digits.pool.y[idx], digits.val.x, digits.val.y, config=FAST,
+                seed=seeds.train)
+    candidates = [i for i in range(len(digits.pool)) if i not in set(digits.initial)]
+    sel = acquisition.coreset(model.embed(digits.pool.x[candidates]).features, model.embed(digits.pool.x[idx]).features,
+                              10, generator=torch.Generator().manual_seed(seeds.acquire))
+    assert record.selected == [candidates[i] for i in sel.indices] and record.scores == pytest.approx(sel.scores)
+    # from an empty labeled set: the first point at random (score inf), then greedy
+    first = run(digits, "coreset", initial=[], budget=20, seed=0).records[0]
+    assert first.labels == 0 and len(set(first.selected)) == 10 and first.scores[0] == math.inf
+    assert all(math.isfinite(v) for v in first.scores[1:])

@@ -277,3 +277,49 @@ def test_fast_max_pool_is_exact_on_odd_sizes_and_ties():
 
     h = torch.randint(0, 3, (4, 3, 9, 11)).float()
     assert torch.equal(_max_pool_2x2(h), F.max_pool2d(h, 2))
+
+
+# ---- the dropout-off penultimate embedding (BADGE, Core-Set) ----------------------------------
+
+
+@pytest.mark.parametrize("name,input_shape,num_classes,width", [
+    ("mnist", IMAGE, 10, 128), ("emnist-balanced", IMAGE, 47, 512), ("fashion-mnist", IMAGE, 10, 512),
+    ("digits", (64,), 10, 128), ("har", (561,), 6, 64), ("drift", (128,), 6, 32), ("dry-bean", (16,), 7, 8),
+])
+def test_embed_is_the_last_layer_input_with_dropout_off_for_every_architecture(name, input_shape, num_classes, width):
+    model = make(name, input_shape, num_classes)
+    model.train()  # embed turns dropout off by itself and restores the mode
+    x = torch.randn(11, *input_shape)
+    features, logits = model.embed(x, chunk_size=4)
+    assert model.training and features.shape == (11, width) == (11, model.embedding_dim)
+    assert logits.shape == (11, num_classes)
+    with torch.no_grad():
+        plain = model.layers[:-1].eval()(x)  # every layer but the last, dropout off, no fast route
+        model.eval()
+        torch.testing.assert_close(logits, model(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(features, plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logits, model.layers[-1](features), atol=0, rtol=0)
+    assert bool((features >= 0).all())  # after the last hidden ReLU
+    for chunk in (1, 11, 4096):  # the same rows whatever the chunking
+        torch.testing.assert_close(model.embed(x, chunk_size=chunk).features, features, atol=1e-6, rtol=0)
+    assert model.embed(x[:0]).features.shape == (0, width)
+
+
+def test_embed_does_not_touch_the_mc_dropout_path():
+    model = make("mnist", IMAGE, 10)
+    x = torch.randn(6, *IMAGE)
+    masks = model.draw_masks(5, generator=torch.Generator().manual_seed(2))
+    before = model.sample_log_probs(x, masks=masks)
+    model.embed(x)
+    assert torch.equal(model.sample_log_probs(x, masks=masks), before)
+
+
+def test_embed_raises_naming_the_argument():
+    model = make("digits", (64,), 10)
+    with pytest.raises(ValueError, match=r"x must have shape \[N, 64\]"):
+        model.embed(torch.rand(3, 65))
+    with pytest.raises(ValueError, match="chunk_size"):
+        model.embed(torch.rand(3, 64), chunk_size=0)
+    odd = MCDropoutNet([torch.nn.Linear(4, 3), torch.nn.LogSoftmax(-1)], input_shape=(4,), num_classes=3)
+    with pytest.raises(TypeError, match="last layer is nn.Linear"):
+        odd.embed(torch.rand(2, 4))

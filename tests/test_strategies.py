@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from balance_lite import acquisition
-from balance_lite.acquisition import NO_EDGE, PairPredictions, PoolSize, SamplePredictions, Selection, resolve_tau
+from balance_lite.acquisition import (NO_EDGE, EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions,
+                                     Selection, resolve_tau)
 from balance_lite.models import build_model
 from balance_lite.strategies import STRATEGIES, Method, RandomStrategy, available, get_strategy
 
@@ -33,7 +34,7 @@ def pair_case(N=30, K=6, C=4, U=20, seed=0):
 
 def test_registry_has_every_method_of_the_issue():
     assert set(available()) == {"random", "bald", "batchbald", "mean-std", "variation-ratio", "entropy", "balance",
-                                "batch-balance", "batch-balance-importance", "balance-partition"}
+                                "batch-balance", "batch-balance-importance", "balance-partition", "badge", "coreset"}
     assert all(isinstance(m, Method) and m.name == name for name, m in STRATEGIES.items())
     assert get_strategy("batch-balance-importance").name == "batch-balance-importance"
     assert get_strategy("batch-balance").params()["route"] == "factorized"
@@ -53,7 +54,7 @@ def test_every_method_takes_the_preset_fields_it_declares(name):
 
 def test_bad_parameters_raise_naming_the_argument():
     with pytest.raises(ValueError, match="name must be one of"):
-        get_strategy("coreset")
+        get_strategy("k-centre")
     with pytest.raises(TypeError, match="does not take"):
         get_strategy("random", num_pairs=3)
     with pytest.raises(ValueError, match="num_pairs must be a positive integer"):
@@ -172,3 +173,30 @@ def test_strategy_call_is_predict_then_select(digits):
     chosen = strategy(None, pool, None, batch_size=3, val_error=0.5, generator=torch.Generator().manual_seed(0))
     assert isinstance(chosen, Selection)
     assert chosen == strategy.select(PoolSize(20), 3, val_error=0.5, generator=torch.Generator().manual_seed(0))
+
+
+def test_embedding_strategies_embed_with_dropout_off_and_are_the_selector(digits):
+    model = model_for(digits)
+    pool_x, labeled_x = digits.pool.x[:40], digits.pool.x[40:45]
+    features, logits = model.embed(pool_x)
+    badge = get_strategy("badge")
+    pred = badge.predict(model, pool_x, None, generator=torch.Generator())
+    assert isinstance(pred, EmbeddingPredictions) and pred.labeled_features is None
+    torch.testing.assert_close(pred.features, features, atol=0, rtol=0)
+    torch.testing.assert_close(pred.log_probs, logits.log_softmax(-1), atol=0, rtol=0)
+    sel = badge.select(pred, 4, val_error=0.2, generator=torch.Generator().manual_seed(3))
+    assert sel == acquisition.badge(features, logits.log_softmax(-1), 4, generator=torch.Generator().manual_seed(3))
+
+    coreset = get_strategy("coreset")
+    assert coreset.uses_labeled and not badge.uses_labeled and not get_strategy("bald").uses_labeled
+    pred = coreset.predict(model, pool_x, None, generator=torch.Generator(), labeled_x=labeled_x)
+    torch.testing.assert_close(pred.labeled_features, model.embed(labeled_x).features, atol=0, rtol=0)
+    sel = coreset.select(pred, 4, val_error=0.2, generator=torch.Generator().manual_seed(3))
+    assert sel == acquisition.coreset(features, pred.labeled_features, 4, generator=torch.Generator().manual_seed(3))
+    # __call__ passes labeled_x only to a strategy that asks for it
+    assert coreset(model, pool_x, None, batch_size=4, val_error=0.2, generator=torch.Generator().manual_seed(3),
+                   labeled_x=labeled_x) == sel
+    with pytest.raises(ValueError, match="coreset needs labeled_x"):
+        coreset(model, pool_x, None, batch_size=4, val_error=0.2, generator=torch.Generator())
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        get_strategy("badge", chunk_size=0)
