@@ -73,7 +73,7 @@ class Strategy:
     #: Whether :meth:`predict` needs D̄pool (the held-out inputs).
     uses_holdout: ClassVar[bool] = False
     #: Whether :meth:`predict` needs the labeled inputs: then it takes a keyword ``labeled_x``
-    #: ``[L, ...]`` (L may be 0), which the loop and :meth:`__call__` pass only to such strategies.
+    #: ``[L, ...]`` (L may be 0), which the loop and ``strategy(...)`` pass only to such strategies.
     uses_labeled: ClassVar[bool] = False
 
     def predict(self, model, pool_x: Tensor, holdout_x: Tensor | None, *, generator: torch.Generator) -> Predictions:

@@ -2,7 +2,7 @@ r"""Acquisition functions: score and select pool points from MC-dropout predicti
 
 Chapters: *BALD and BatchBALD*, *Hypotheses from MC dropout*, *BALanCe (Eq. 2-3, Alg. 1)* and
 *Batch-BALanCe (Eq. 4, Alg. 2)*. Beyond the paper: BADGE (Ash et al., ICLR 2020) and Core-Set
-(Sener and Savarese, ICLR 2018) in :mod:`~balance_lite.acquisition.diversity`.
+(Sener and Savarese, ICLR 2018): :func:`badge`, :func:`coreset`.
 
 This package owns the whole contract from predictions to a batch: typed predictions in
 (:class:`SamplePredictions`, :class:`PairPredictions`, :class:`EmbeddingPredictions`, :class:`PoolSize`), one

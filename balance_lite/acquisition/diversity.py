@@ -1,6 +1,7 @@
 r"""Diversity in an embedding space: BADGE's k-means++ seeding and Core-Set's greedy k-centre.
 
-Chapter: none yet (issue 16: the batch methods a reader compares against, beyond the paper).
+Chapter: *BALD and BatchBALD* (the batch-diversity problem these two newer baselines address;
+they go beyond the paper, which does not compare with them).
 
 Both methods embed the pool with the *deterministic* trained network (dropout off, as both papers
 use it; see :meth:`balance_lite.models.MCDropoutNet.embed`): h(x) ``[N, D]`` is the input of the
