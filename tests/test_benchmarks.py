@@ -22,7 +22,7 @@ def _store_script():
 
 
 def test_acquisition_benchmark_tables_parse(monkeypatch, capsys):
-    monkeypatch.setitem(acq_bench.SCALES, "mnist", dict(N=300, K=6, C=4, B=4))
+    monkeypatch.setitem(acq_bench.SCALES, "mnist", dict(N=300, K=6, C=4, B=4, D=16, L=7))
     acq_bench.main(["--scale", "mnist", "--num-configurations", "64", "--importance-pool", "100", "--skip-redux"])
     out = capsys.readouterr().out
     assert "factorized and enumerate pick the same first 3 points: True" in out
@@ -36,10 +36,13 @@ def test_acquisition_benchmark_tables_parse(monkeypatch, capsys):
         "Batch-BALanCe enumerate (b = 3)",
         "BatchBALD (ours, M = 64)",
         "BALD (scores + top-B)",
+        "BADGE (k-means++ on gradients, D = 16)",
+        "Core-Set (greedy k-centre, D = 16, L = 7)",
+        "mnist_cnn.embed, dropout off (BADGE, Core-Set input)",
     ]
     assert all(row["seconds"] >= 0 and row["peak_mib"] >= 0 for row in table["rows"])  # printed to 0.01 s
     assert table["rows"][1]["note"] == "measured on 100 points: " + table["rows"][1]["note"].split(": ")[1]
-    assert "N = 300, K = 6 pairs" in table["header"][0]
+    assert "N = 300, K = 6 pairs" in table["header"][0] and table["header"][0].endswith("D = 16, L = 7")
 
 
 def test_iteration_benchmark_prints_one_row_per_iteration(capsys):

@@ -16,6 +16,13 @@ same tensors:
   extrapolated linearly to the full pool (its cost is linear in N; the table says so);
 - ``route="enumerate"`` at b = 3;
 - ``batchbald`` and ``bald_scores`` + ``top_b`` on the 2K hypotheses ``[N, 2K, C]``;
+- BADGE (k-means++ seeding on gradient embeddings) and Core-Set (greedy k-centre) on synthetic
+  embeddings ``[N, D]`` of the width D of the dataset CNN's penultimate layer (128 for the MNIST CNN,
+  512 for the EMNIST CNN), Core-Set with L labeled points (the preset's label budget, its largest
+  labeled set), BADGE with C-class log-probabilities: selection only, as for the rows above; and,
+  as a separate row, the dropout-off forward pass :meth:`~balance_lite.models.MCDropoutNet.embed`
+  that both need instead of MC-dropout samples, on N random images through the untrained CNN
+  (``--skip-embed`` leaves it out);
 - when installed (``pip install balance_lite[bench]``), the peer implementation
   ``batchbald_redux.batchbald.get_batchbald_batch`` with the same M;
 
@@ -48,10 +55,12 @@ from dataclasses import dataclass
 import torch
 
 from balance_lite.acquisition import (
+    badge,
     bald_scores,
     batch_balance,
     batch_balance_value,
     batchbald,
+    coreset,
     hamming_edges,
     joint_mutual_information,
     top_b,
@@ -60,9 +69,12 @@ from balance_lite.acquisition import (
 print = functools.partial(print, flush=True)  # noqa: A001  (stream the tables when output is a file)
 
 SCALES = {
-    "mnist": dict(N=40_000, K=100, C=10, B=10),
-    "emnist": dict(N=20_000, K=10, C=47, B=5),
+    "mnist": dict(N=40_000, K=100, C=10, B=10, D=128, L=260),
+    "emnist": dict(N=20_000, K=10, C=47, B=5, D=512, L=300),
 }
+
+#: The network whose embedding (``D`` above) the BADGE and Core-Set rows stand for.
+SCALE_NETWORK = {"mnist": "mnist", "emnist": "emnist-balanced"}
 
 
 @dataclass
@@ -93,6 +105,18 @@ def make_inputs(N: int, K: int, C: int, *, seed: int, device: str, U: int = 2_00
     tau = float(torch.quantile(distances, 0.3))
     edges = hamming_edges(preds_a, preds_b, tau)
     return log_probs_a.to(device), log_probs_b.to(device), edges.to(device), tau
+
+
+def make_embeddings(N: int, L: int, D: int, C: int, *, seed: int, device: str):
+    """Synthetic dropout-off outputs: ReLU features ``[N, D]`` and ``[L, D]``, log-probabilities ``[N, C]``.
+
+    The selection cost of BADGE and Core-Set depends on the shapes only, not on the values.
+    """
+    g = torch.Generator().manual_seed(seed + 1)
+    features = torch.randn(N, D, generator=g).relu_()
+    labeled = torch.randn(L, D, generator=g).relu_()
+    log_probs = (3.0 * torch.randn(N, C, generator=g)).log_softmax(-1)
+    return features.to(device), labeled.to(device), log_probs.to(device)
 
 
 def _rss_kib(field: str) -> int:
@@ -146,7 +170,8 @@ def run_scale(name: str, args) -> None:
     device = args.device
     log_probs_a, log_probs_b, edges, tau = make_inputs(N, K, C, seed=args.seed, device=device)
     log_probs = torch.cat([log_probs_a, log_probs_b], 1)  # [N, 2K, C]: the same 2K hypotheses
-    print(f"\n## {name.upper()} scale: N = {N}, K = {K} pairs (2K = {2 * K} hypotheses), C = {C}, B = {B}, M = {M}")
+    print(f"\n## {name.upper()} scale: N = {N}, K = {K} pairs (2K = {2 * K} hypotheses), C = {C}, B = {B}, M = {M}, "
+          f"D = {cfg['D']}, L = {cfg['L']}")
     print(f"tau = {tau:.4f}, {int(edges.sum())} of {K} pairs cut, float32 inputs on {device}")
     gen = lambda: torch.Generator().manual_seed(args.seed)  # noqa: E731
     rows: list[Row] = []
@@ -184,6 +209,25 @@ def run_scale(name: str, args) -> None:
 
     sel, s, m = measure(lambda: top_b(bald_scores(log_probs), B, generator=gen()), device)
     rows.append(Row("BALD (scores + top-B)", s, m))
+
+    # ---- BADGE and Core-Set: diversity in the dropout-off embedding (beyond the paper) ----
+    D, L = cfg["D"], cfg["L"]
+    features, labeled, logits = make_embeddings(N, L, D, C, seed=args.seed, device=device)
+    sel, s, m = measure(lambda: badge(features, logits, B, generator=gen()), device)
+    rows.append(Row(f"BADGE (k-means++ on gradients, D = {D})", s, m, f"synthetic [N, {D}] embeddings"))
+    sel, s, m = measure(lambda: coreset(features, labeled, B, generator=gen()), device)
+    rows.append(Row(f"Core-Set (greedy k-centre, D = {D}, L = {L})", s, m, f"synthetic [N, {D}] embeddings"))
+    if not args.skip_embed:
+        from balance_lite.models import build_model
+
+        torch.manual_seed(args.seed)
+        model = build_model(SCALE_NETWORK[name], (1, 28, 28), C).to(device)
+        images = torch.rand(N, 1, 28, 28, generator=torch.Generator().manual_seed(args.seed))
+        _, s, m = measure(lambda: model.embed(images), device)
+        rows.append(Row(f"{model.name}.embed, dropout off (BADGE, Core-Set input)", s, m,
+                        f"forward pass of {N} images, not a selection"))
+        del images, model
+    del features, labeled, logits
 
     redux_row = None
     if not args.skip_redux and not args.skip_batchbald:
@@ -247,6 +291,8 @@ def main(argv=None) -> None:
                         help="dtype passed to batchbald_redux (ours computes in the inputs' float32)")
     parser.add_argument("--skip-redux", action="store_true", help="skip batchbald_redux")
     parser.add_argument("--skip-batchbald", action="store_true", help="skip both BatchBALD implementations")
+    parser.add_argument("--skip-embed", action="store_true",
+                        help="skip the dropout-off forward pass of the CNN (the BADGE and Core-Set input)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
