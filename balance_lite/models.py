@@ -419,7 +419,7 @@ class MCDropoutNet(nn.Module):
         return last
 
     @torch.no_grad()
-    def embed(self, x: Tensor, *, chunk_size: int = 4096) -> Embeddings:
+    def embed(self, x: Tensor, *, chunk_size: int | None = None) -> Embeddings:
         r"""The penultimate-layer embedding h(x) and the logits, with dropout off (eval mode).
 
         Every layer but the last runs in eval mode (each dropout layer is then the identity), by the
@@ -434,7 +434,9 @@ class MCDropoutNet(nn.Module):
 
         Args:
             x: ``[N, ...]`` inputs; moved chunk by chunk to the network's device.
-            chunk_size: points per forward pass.
+            chunk_size: points per forward pass; None: :meth:`default_chunk_size` for one sample
+                (on the CPU, 455 images for the MNIST CNN: measured on 8,000 images on one busy
+                thread, 1.2 s against 1.7 s with chunks of 4,096, and a tenth of the memory).
 
         Returns:
             :class:`Embeddings` ``(features [N, D], logits [N, C])`` on the network's device.
@@ -452,6 +454,8 @@ class MCDropoutNet(nn.Module):
             (torch.Size([5, 128]), torch.Size([5, 10]), 128)
         """
         last = self._last_linear()
+        if chunk_size is None:
+            chunk_size = self.default_chunk_size(1)
         check_positive_int(chunk_size, "chunk_size")
         if not isinstance(x, Tensor) or tuple(x.shape[1:]) != self.input_shape:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__

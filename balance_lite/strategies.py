@@ -293,14 +293,15 @@ class BadgeStrategy(Strategy):
     (:meth:`~balance_lite.models.MCDropoutNet.embed`), :func:`~balance_lite.acquisition.badge` selects.
 
     Args:
-        chunk_size: points per forward pass.
+        chunk_size: points per forward pass (None: the network's default).
     """
 
     name: ClassVar[str] = "badge"
-    chunk_size: int = 4096
+    chunk_size: int | None = None
 
     def __post_init__(self):
-        check_positive_int(self.chunk_size, "chunk_size")
+        if self.chunk_size is not None:
+            check_positive_int(self.chunk_size, "chunk_size")
 
     def predict(self, model, pool_x, holdout_x, *, generator) -> EmbeddingPredictions:
         features, logits = model.embed(pool_x, chunk_size=self.chunk_size)
@@ -318,15 +319,16 @@ class CoresetStrategy(Strategy):
     dropout off; :func:`~balance_lite.acquisition.coreset` selects.
 
     Args:
-        chunk_size: points per forward pass.
+        chunk_size: points per forward pass (None: the network's default).
     """
 
     name: ClassVar[str] = "coreset"
     uses_labeled: ClassVar[bool] = True
-    chunk_size: int = 4096
+    chunk_size: int | None = None
 
     def __post_init__(self):
-        check_positive_int(self.chunk_size, "chunk_size")
+        if self.chunk_size is not None:
+            check_positive_int(self.chunk_size, "chunk_size")
 
     def predict(self, model, pool_x, holdout_x, *, generator, labeled_x: Tensor | None = None) -> EmbeddingPredictions:
         if labeled_x is None:

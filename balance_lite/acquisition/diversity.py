@@ -254,7 +254,7 @@ def _min_distances(features: Tensor, centres: Tensor) -> Tensor:
     sq_c = (centres * centres).sum(1)
     for s, e in chunks(N, L):
         x = features[s:e]
-        d2 = (x * x).sum(1, keepdim=True) + sq_c[None, :] - 2.0 * (x @ centres.T)  # [n, L]
+        d2 = (x @ centres.T).mul_(-2.0).add_(sq_c[None, :]).add_((x * x).sum(1, keepdim=True))  # [n, L]
         out[s:e] = d2.amin(1).clamp_min_(0.0).sqrt_()
     return out
 
