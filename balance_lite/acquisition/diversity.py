@@ -193,6 +193,8 @@ def badge(features: Tensor, log_probs: Tensor, batch_size: int, *,
     nearest centre so far (0 for the centres themselves, so the B points are distinct). If every
     remaining point is at distance 0 (duplicates of centres), the next one is drawn uniformly
     among them (``num_tied`` says how many). Distances come from the factorised form in float64.
+    The embedding is the weight gradient only, without the bias, as in the paper and the authors'
+    code (see :func:`gradient_embeddings`).
 
     Args:
         features: ``[N, D]`` penultimate embeddings h(x) of the dropout-off network.
