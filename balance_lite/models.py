@@ -171,14 +171,11 @@ class MaskSet:
 
 
 class Embeddings(NamedTuple):
-    """What :meth:`MCDropoutNet.embed` returns: the last layer's inputs and outputs, dropout off.
+    """What :meth:`MCDropoutNet.embed` returns: the last layer's inputs and outputs, dropout off."""
 
-    Attributes:
-        features: ``[N, D]``, the penultimate-layer embedding h(x) (the input of the last layer).
-        logits: ``[N, C]``, the last layer applied to ``features``: the dropout-off logits.
-    """
-
+    #: ``[N, D]``, the penultimate-layer embedding h(x) (the input of the last layer).
     features: Tensor
+    #: ``[N, C]``, the last layer applied to ``features``: the dropout-off logits.
     logits: Tensor
 
 
@@ -409,7 +406,7 @@ class MCDropoutNet(nn.Module):
 
     @property
     def embedding_dim(self) -> int:
-        """D, the width of the penultimate layer: the number of inputs of the last (linear) layer."""
+        """The width D of the penultimate layer (the number of inputs of the last, linear layer)."""
         return self._last_linear().in_features
 
     def _last_linear(self) -> nn.Linear:
