@@ -49,7 +49,7 @@ def epig_scores(log_probs: Tensor, target_log_probs: Tensor) -> Tensor:
     :math:`I(y; y_*) = H[y] + H[y_*] - H[y, y_*]`. The joint
     :math:`p(y{=}c, y_{*t}{=}d) = \frac{1}{S}\sum_s p_{nsc}\, q_{tsd}` of a chunk of n pool points
     and all targets is one matrix product ``[n*C, S] @ [S, T*C]``; chunks of pool points keep its
-    ``[n, C, T, C]`` result within :data:`~balance_lite.acquisition._chunks.CHUNK_ELEMENTS`.
+    ``[n, C, T, C]`` result within ``CHUNK_ELEMENTS`` numbers.
     Computed in float64 on probabilities (not in log space): every entry is in [0, 1], the sums
     stay near 1, and :math:`0 \log 0 = 0` (``xlogy``). Each row is first renormalised in float64,
     so that the joint's marginals are exactly :math:`p(y)` and :math:`p(y_*)` even for float32

@@ -8,7 +8,7 @@ the batch size B, the method's parameters and a generator, and returns a complet
 BALanCe family tau, the number of cut pairs and whether it fell back to random (decided by
 :func:`~balance_lite.acquisition.selection.no_edge_fallback` alone). The ``select_power_*``
 selectors sample the batch from the method's one-point scores
-(:func:`~balance_lite.acquisition.stochastic.stochastic_batch`, Kirsch et al., TMLR 2023) instead of
+(:func:`~balance_lite.acquisition.stochastic_batch`, Kirsch et al., TMLR 2023) instead of
 taking the top B. The strategies of
 :mod:`balance_lite.strategies` only sample the predictions and call one of these.
 
@@ -117,7 +117,7 @@ def select_power_scores(predictions: SamplePredictions, batch_size: int, *, scor
     """Stochastic batch of a one-point score ``score_fn: [N, S, C] -> [N]`` (Kirsch et al., TMLR 2023).
 
     With :func:`~balance_lite.acquisition.bald_scores` and ``mode="power"`` it is PowerBALD; see
-    :func:`~balance_lite.acquisition.stochastic.stochastic_batch` for ``mode`` and ``beta``.
+    :func:`~balance_lite.acquisition.stochastic_batch` for ``mode`` and ``beta``.
 
     Example:
         >>> from balance_lite.acquisition import bald_scores
@@ -134,7 +134,7 @@ def select_power_balance(predictions: PairPredictions, batch_size: int, *, tau: 
     """PowerBALanCe: a stochastic batch of BALanCe scores (Eq. 3), edges cut at ``tau`` (Kirsch et al., TMLR 2023).
 
     As :func:`select_balance` but the batch is sampled by
-    :func:`~balance_lite.acquisition.stochastic.stochastic_batch` with ``mode`` and ``beta``; with no
+    :func:`~balance_lite.acquisition.stochastic_batch` with ``mode`` and ``beta``; with no
     cut edge every score is 0 and the batch falls back to random (``NO_EDGE``), as for BALanCe.
     """
     _expect(predictions, PairPredictions, "power-balance")

@@ -23,9 +23,9 @@ without replacement with probabilities proportional to :math:`w_i` (Kool, van Ho
 ICML 2019, "Stochastic beams and where to find them").
 
 Applied to BALD it is PowerBALD, to BALanCe's Eq. 3 PowerBALanCe, to EPIG PowerEPIG
-(:func:`~balance_lite.acquisition.select.select_power_scores`,
-:func:`~balance_lite.acquisition.select.select_power_balance`,
-:func:`~balance_lite.acquisition.select.select_power_epig`).
+(:func:`~balance_lite.acquisition.select_power_scores`,
+:func:`~balance_lite.acquisition.select_power_balance`,
+:func:`~balance_lite.acquisition.select_power_epig`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def sampling_log_weights(scores: Tensor, *, mode: str = "power", beta: float = 1
 
     Args:
         scores: ``[N]`` one-point scores, higher is better; finite. For ``"power"`` they must be
-            >= 0 (negatives within :data:`POWER_NEGATIVE_RTOL` of rounding are read as 0; a score of
+            >= 0 (negatives within ``POWER_NEGATIVE_RTOL`` of rounding are read as 0; a score of
             0 has weight 0, log-weight ``-inf``).
         mode: ``"power"``, ``"softmax"`` or ``"softrank"`` (see the module docstring).
         beta: the coldness :math:`\beta > 0`.
@@ -128,7 +128,7 @@ def stochastic_batch(scores: Tensor, batch_size: int, *, mode: str = "power", be
     :func:`sampling_log_weights`. Points of weight 0 (score 0 under power sampling) come only after
     every point of positive weight, in uniformly random order (the limit of adding
     :math:`\epsilon \to 0` to every score); if every weight is 0 the batch is uniformly random and
-    says so (``random_fallback``, :data:`NO_WEIGHT`).
+    says so (``random_fallback``, ``NO_WEIGHT``).
 
     Args:
         scores: ``[N]`` one-point scores (e.g. :func:`bald_scores`), higher is better.
