@@ -36,6 +36,9 @@ def test_acquisition_benchmark_tables_parse(monkeypatch, capsys):
         "Batch-BALanCe enumerate (b = 3)",
         "BatchBALD (ours, M = 64)",
         "BALD (scores + top-B)",
+        "PowerBALD (BALD scores + power sampling)",
+        "PowerBALanCe (Eq. 3 scores + power sampling)",
+        "EPIG (T = 100 targets, scores + top-B)",
     ]
     assert all(row["seconds"] >= 0 and row["peak_mib"] >= 0 for row in table["rows"])  # printed to 0.01 s
     assert table["rows"][1]["note"] == "measured on 100 points: " + table["rows"][1]["note"].split(": ")[1]
