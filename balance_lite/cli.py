@@ -11,6 +11,7 @@ Examples::
     balance-lite plot results/mnist [--metric accuracy] [--output curves.png]
     balance-lite table results/mnist [--at 130]
     balance-lite claims results/mnist
+    balance-lite compare results/digits [--batch-size 10] [--alpha 0.05]
 
 Re-running a ``run`` command resumes it: finished iterations and trials are kept.
 
@@ -124,6 +125,14 @@ def build_parser():
     claims = sub.add_parser("claims", help="each claim of the paper about a results folder's preset, with our evidence")
     claims.add_argument("folder")
     claims.add_argument("--output", default=None, help="also write the report to this file")
+
+    compare = sub.add_parser("compare", help="AUBC of each method (quartiles over trials) and the pairwise "
+                             "penalty matrix (paired t-tests by seed)")
+    compare.add_argument("folder")
+    compare.add_argument("--batch-size", type=int, default=None, help="one batch size (default: each)")
+    compare.add_argument("--metric", choices=METRICS, default="accuracy")
+    compare.add_argument("--alpha", type=float, default=0.05, help="level of the paired t-tests")
+    compare.add_argument("--output", default=None, help="also write the report to this file")
     return parser
 
 
@@ -197,6 +206,16 @@ def _main(args) -> int:
 
         _check_output(args.output, "text")
         text = format_claims(args.folder)
+        if args.output:
+            atomic_write_text(args.output, text)
+        _print(text, end="")
+        return 0
+    if args.command == "compare":
+        from .experiments.compare import compare_report
+        from .experiments.results import atomic_write_text
+
+        _check_output(args.output, "text")
+        text = compare_report(args.folder, batch_size=args.batch_size, metric=args.metric, alpha=args.alpha)
         if args.output:
             atomic_write_text(args.output, text)
         _print(text, end="")

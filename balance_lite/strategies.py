@@ -7,12 +7,14 @@ positions, in two timed steps with one signature for every method:
 
 1. :meth:`Strategy.predict` samples the typed predictions its method needs from the network
    (:class:`~balance_lite.acquisition.PoolSize`, :class:`~balance_lite.acquisition.SamplePredictions`,
-   :class:`~balance_lite.acquisition.PairPredictions`): only the pool size N for random, ``[N, S, C]``
-   log-probabilities for BALD-like scores, and for the BALanCe family two independent sets of K
-   consistent masks, i.e. ``[N, K, C]`` twice on the pool plus the two sets' hard predictions on
-   D̄pool ``[K, U]``; BADGE and Core-Set take the dropout-off network's penultimate embedding
-   (:class:`~balance_lite.acquisition.EmbeddingPredictions`), Core-Set also that of the labeled
-   points, which the loop passes as ``labeled_x`` to a strategy whose ``uses_labeled`` is True;
+   :class:`~balance_lite.acquisition.PairPredictions`, :class:`~balance_lite.acquisition.TargetPredictions`,
+   :class:`~balance_lite.acquisition.EmbeddingPredictions`): only the pool size N for random,
+   ``[N, S, C]`` log-probabilities for BALD-like scores, for the BALanCe family two independent sets
+   of K consistent masks, i.e. ``[N, K, C]`` twice on the pool plus the two sets' hard predictions on
+   D̄pool ``[K, U]``, for EPIG ``[N, S, C]`` on the pool and ``[T, S, C]`` on T target inputs from
+   D̄pool under the same S masks, and for BADGE and Core-Set the dropout-off network's penultimate
+   embedding, Core-Set also that of the labeled points, which the loop passes as ``labeled_x`` to a
+   strategy whose ``uses_labeled`` is True;
 2. :meth:`Strategy.select` resolves the method's parameters (tau, annealed from the dropout-off
    validation error, or fixed) and calls one ``select_*`` function of :mod:`balance_lite.acquisition`,
    which returns the :class:`~balance_lite.acquisition.Selection` unchanged.
@@ -40,7 +42,8 @@ import torch
 from torch import Tensor
 
 from . import acquisition
-from .acquisition import EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions, Selection
+from .acquisition import (EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions, Selection,
+                          TargetPredictions)
 from .checks import check_choice, check_positive_int, check_positive_real
 
 __all__ = [
@@ -49,8 +52,12 @@ __all__ = [
     "BatchBALDStrategy",
     "BatchBalanceStrategy",
     "CoresetStrategy",
+    "EPIGStrategy",
     "Method",
     "PartitionStrategy",
+    "PowerBalanceStrategy",
+    "PowerEPIGStrategy",
+    "PowerScoreStrategy",
     "RandomStrategy",
     "STRATEGIES",
     "ScoreStrategy",
@@ -59,7 +66,7 @@ __all__ = [
     "get_strategy",
 ]
 
-Predictions = PoolSize | SamplePredictions | PairPredictions | EmbeddingPredictions
+Predictions = PoolSize | SamplePredictions | PairPredictions | TargetPredictions | EmbeddingPredictions
 
 
 class Strategy:
@@ -285,6 +292,136 @@ class PartitionStrategy(_PairStrategy):
                                             generator=generator)
 
 
+# ---- beyond the paper: stochastic batches (Kirsch et al., TMLR 2023) and EPIG (Bickford Smith et al., 2023) ----
+
+
+def _check_sampling(mode: str, beta: float) -> None:
+    check_choice(mode, "mode", acquisition.SAMPLING_MODES)
+    check_positive_real(beta, "beta")
+
+
+@dataclass(repr=False)
+class PowerScoreStrategy(ScoreStrategy):
+    """A stochastic batch of a one-point score (Kirsch et al., TMLR 2023); with BALD and ``"power"``, PowerBALD.
+
+    Args:
+        score_fn: ``[N, S, C] -> [N]``, higher is better, >= 0 for ``mode="power"``.
+        num_samples: S, consistent MC-dropout masks.
+        chunk_size: points per forward pass.
+        label: the name recorded for this strategy.
+        mode: ``"power"``, ``"softmax"`` or ``"softrank"`` (:func:`~balance_lite.acquisition.stochastic_batch`).
+        beta: the coldness (1 in the paper).
+    """
+
+    mode: str = "power"
+    beta: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_sampling(self.mode, self.beta)
+
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_power_scores(predictions, batch_size, score_fn=self.score_fn, mode=self.mode,
+                                               beta=self.beta, generator=generator)
+
+
+@dataclass(repr=False)
+class PowerBalanceStrategy(_PairStrategy):
+    """PowerBALanCe: a stochastic batch of BALanCe scores (Eq. 3), tau as for :class:`BalanceStrategy`.
+
+    Kirsch et al. (TMLR 2023) sampling applied to BALanCe; with no edge left every score is 0 and
+    the batch is random (``random_fallback``), as for BALanCe.
+
+    Args:
+        num_pairs: K, hypothesis pairs (2K masks).
+        tau: ``"anneal"`` (``val_error / divisor``) or a fixed threshold.
+        divisor: the annealing divisor.
+        chunk_size: points per forward pass.
+        mode: ``"power"``, ``"softmax"`` or ``"softrank"``.
+        beta: the coldness (1 in the paper).
+    """
+
+    name: ClassVar[str] = "power-balance"
+    mode: str = "power"
+    beta: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_sampling(self.mode, self.beta)
+
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_power_balance(predictions, batch_size, tau=self.resolve_tau(val_error),
+                                                mode=self.mode, beta=self.beta, generator=generator)
+
+
+@dataclass(repr=False)
+class EPIGStrategy(Strategy):
+    r"""EPIG (Bickford Smith et al., AISTATS 2023): top-B expected predictive information gain about D̄pool.
+
+    The targets :math:`x_* \sim p_*` are a random subset of ``num_targets`` held-out inputs
+    (D̄pool, drawn with the acquisition generator); pool and targets are predicted under the same
+    S masks.
+
+    Args:
+        num_samples: S, consistent MC-dropout masks shared by pool and targets.
+        num_targets: T, the most target inputs used (all of D̄pool when it has fewer).
+        chunk_size: points per forward pass.
+    """
+
+    name: ClassVar[str] = "epig"
+    uses_holdout: ClassVar[bool] = True
+    num_samples: int = 100
+    num_targets: int = 100
+    chunk_size: int | None = None
+
+    def __post_init__(self):
+        check_positive_int(self.num_samples, "num_samples")
+        check_positive_int(self.num_targets, "num_targets")
+
+    def predict(self, model, pool_x, holdout_x, *, generator) -> TargetPredictions:
+        if holdout_x is None or holdout_x.shape[0] == 0:
+            raise ValueError(f"{self.name} needs held-out inputs (D̄pool) as targets, got none")
+        if holdout_x.shape[0] > self.num_targets:
+            subset = torch.randperm(holdout_x.shape[0], generator=generator)[: self.num_targets].sort().values
+            holdout_x = holdout_x[subset]
+        masks = model.draw_masks(self.num_samples, generator=generator)
+        return TargetPredictions(
+            log_probs=model.sample_log_probs(pool_x, masks=masks, chunk_size=self.chunk_size),
+            target_log_probs=model.sample_log_probs(holdout_x, masks=masks, chunk_size=self.chunk_size),
+        )
+
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_epig(predictions, batch_size, generator=generator)
+
+
+@dataclass(repr=False)
+class PowerEPIGStrategy(EPIGStrategy):
+    """PowerEPIG: a stochastic batch of EPIG scores (Kirsch et al., TMLR 2023; Bickford Smith et al., 2023).
+
+    Args:
+        num_samples: S, masks shared by pool and targets.
+        num_targets: T, the most target inputs used.
+        chunk_size: points per forward pass.
+        mode: ``"power"``, ``"softmax"`` or ``"softrank"``.
+        beta: the coldness (1 in the paper).
+    """
+
+    name: ClassVar[str] = "power-epig"
+    mode: str = "power"
+    beta: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_sampling(self.mode, self.beta)
+
+    def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
+        return acquisition.select_power_epig(predictions, batch_size, mode=self.mode, beta=self.beta,
+                                             generator=generator)
+
+
+# ---- beyond the paper: diversity in the dropout-off embedding, BADGE (Ash et al., ICLR 2020) and Core-Set ----
+
+
 @dataclass(repr=False)
 class BadgeStrategy(Strategy):
     """BADGE (Ash et al., ICLR 2020): k-means++ seeding on the gradient embeddings of the dropout-off network.
@@ -369,6 +506,16 @@ def _scores(name: str, score_fn: Callable[[Tensor], Tensor]) -> Method:
     return Method(name, build, ("num_samples",), doc)
 
 
+def _power_scores(name: str, score_fn: Callable[[Tensor], Tensor]) -> Method:
+    def build(num_samples: int = 100, chunk_size: int | None = None, mode: str = "power",
+              beta: float = 1.0) -> PowerScoreStrategy:
+        return PowerScoreStrategy(score_fn, num_samples=num_samples, chunk_size=chunk_size, label=name, mode=mode,
+                                  beta=beta)
+
+    doc = f"stochastic batch (power, softmax or softrank sampling) of balance_lite.acquisition.{score_fn.__name__}"
+    return Method(name, build, ("num_samples",), doc)
+
+
 def _batch_balance_importance(**params) -> BatchBalanceStrategy:
     return BatchBalanceStrategy(route="importance", **params)
 
@@ -386,7 +533,13 @@ STRATEGIES: dict[str, Method] = {m.name: m for m in [
     Method("batch-balance-importance", _batch_balance_importance, ("num_pairs", "divisor", "num_configurations"),
            "Batch-BALanCe estimated by importance sampling (Eq. 5)"),
     Method("balance-partition", PartitionStrategy, ("num_pairs", "divisor"), "BALanCe-Partition (App. B.3)"),
-    # beyond the paper: diversity in the dropout-off network's embedding (issue 16)
+    # beyond the paper: stochastic batches (Kirsch et al., TMLR 2023) and EPIG (Bickford Smith et al., 2023)
+    _power_scores("power-bald", acquisition.bald_scores),
+    Method("power-balance", PowerBalanceStrategy, ("num_pairs", "divisor"),
+           "PowerBALanCe: stochastic batch of BALanCe scores (Eq. 3)"),
+    Method("epig", EPIGStrategy, ("num_samples",), "EPIG about D̄pool targets, top-B"),
+    Method("power-epig", PowerEPIGStrategy, ("num_samples",), "PowerEPIG: stochastic batch of EPIG scores"),
+    # beyond the paper: diversity in the dropout-off network's embedding
     Method("badge", BadgeStrategy, (), "BADGE (Ash et al. 2020): k-means++ seeding on gradient embeddings"),
     Method("coreset", CoresetStrategy, (), "Core-Set (Sener and Savarese 2018): greedy k-centre on embeddings"),
 ]}
@@ -403,7 +556,8 @@ def get_strategy(name: str, **params) -> Strategy:
     Args:
         name: one of :func:`available`.
         params: the method's parameters, e.g. ``num_samples`` (S) for BALD-like scores, ``num_pairs`` (K),
-            ``tau``, ``divisor`` and ``num_configurations`` (M) for the BALanCe family.
+            ``tau``, ``divisor`` and ``num_configurations`` (M) for the BALanCe family, ``mode`` and
+            ``beta`` for the stochastic ``power-*`` methods, ``num_targets`` (T) for EPIG.
 
     Raises:
         ValueError: unknown ``name``.

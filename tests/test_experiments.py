@@ -192,6 +192,25 @@ def test_curves_and_table_statistics():
         curves(results, "loss")
 
 
+#: The presets on the embedded digits: our own, not the paper's experiments.
+OURS = {name for name, p in PRESETS.items() if p.dataset in ("digits", "repeated-digits")}
+
+
+def test_starting_budget_presets_draw_their_initial_set_per_trial(tmp_path):
+    splits = data.load("digits", seed=0)
+    assert get_preset("digits").with_initial(splits, 0) is splits
+    for k in (1, 5):
+        preset = get_preset(f"digits-start{k}")
+        chosen = preset.with_initial(splits, 3)
+        labels = chosen.pool.y[chosen.initial]
+        assert torch.equal(torch.bincount(labels, minlength=10), torch.full((10,), k))
+        assert chosen.initial == preset.with_initial(splits, 3).initial != preset.with_initial(splits, 4).initial
+    run_experiment("digits-start1", out=tmp_path, methods=["random"], trials=1, quick=True, progress=False, log=quiet)
+    records = read_records(tmp_path / unit_filename("random", 10, 0))
+    assert [r["labels"] for r in records] == [10, 20, 30, 40]
+    assert get_preset("digits-batches").batch_sizes == (5, 20)
+
+
 def test_presets_build_every_strategy_and_quick_variants_are_small():
     from balance_lite.strategies import available
 
@@ -217,7 +236,7 @@ def test_every_preset_matches_the_papers_settings_table():
     from balance_lite.experiments.presets import paper_settings, setting_value
 
     rows = paper_settings()
-    assert {r["preset"] for r in rows} == set(PRESETS) - {"digits", "repeated-digits"}
+    assert {r["preset"] for r in rows} == set(PRESETS) - OURS
     for row in rows:
         assert row["source"], row
         expected = row["ours"] or row["paper"]
@@ -234,7 +253,7 @@ def test_cpu_protocol_reduces_every_method_alike_and_is_recorded(tmp_path):
         assert cpu.protocol == "cpu" and cpu.trials >= 3 and cpu.budget <= preset.budget
         assert cpu.num_pairs <= preset.num_pairs and cpu.num_samples <= preset.num_samples
         assert cpu.batch_sizes == preset.batch_sizes and cpu.divisor == preset.divisor
-        if name not in ("digits", "repeated-digits"):
+        if name not in OURS:
             assert cpu.cpu_notes and cpu.num_samples == cpu.num_pairs  # S = K for every method, as in the paper
     assert get_preset("repeated-mnist", protocol="cpu").candidates is None  # duplicates are the point
     assert get_preset("mnist", protocol="cpu").candidates == 2000

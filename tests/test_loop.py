@@ -193,7 +193,10 @@ SMALL = {"bald": {"num_samples": 8}, "mean-std": {"num_samples": 8}, "variation-
          "entropy": {"num_samples": 8}, "batchbald": {"num_samples": 8, "num_configurations": 200},
          "balance": {"num_pairs": 4}, "batch-balance": {"num_pairs": 4},
          "batch-balance-importance": {"num_pairs": 4, "num_configurations": 200},
-         "balance-partition": {"num_pairs": 4}, "random": {}, "badge": {}, "coreset": {}}
+         "balance-partition": {"num_pairs": 4}, "random": {},
+         "power-bald": {"num_samples": 8}, "power-balance": {"num_pairs": 4},
+         "epig": {"num_samples": 8, "num_targets": 20}, "power-epig": {"num_samples": 8, "num_targets": 20},
+         "badge": {}, "coreset": {}}
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -203,7 +206,8 @@ def test_every_registered_strategy_runs_in_the_loop(digits, name):
     first = result.records[0]
     assert len(first.selected) == 10 and len(set(first.selected) | set(digits.initial)) == 30
     assert len(first.scores) == 10 and all(math.isfinite(v) for v in first.scores)
-    pair_method = name in ("balance", "batch-balance", "batch-balance-importance", "balance-partition")
+    pair_method = name in ("balance", "batch-balance", "batch-balance-importance", "balance-partition",
+                           "power-balance")
     assert (first.tau is not None) == pair_method
     if pair_method:
         assert first.tau == pytest.approx((1 - first.val_accuracy) / 4)

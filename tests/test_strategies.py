@@ -11,7 +11,7 @@ import torch
 
 from balance_lite import acquisition
 from balance_lite.acquisition import (NO_EDGE, EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions,
-                                     Selection, resolve_tau)
+                                     Selection, TargetPredictions, resolve_tau)
 from balance_lite.models import build_model
 from balance_lite.strategies import STRATEGIES, Method, RandomStrategy, available, get_strategy
 
@@ -34,7 +34,9 @@ def pair_case(N=30, K=6, C=4, U=20, seed=0):
 
 def test_registry_has_every_method_of_the_issue():
     assert set(available()) == {"random", "bald", "batchbald", "mean-std", "variation-ratio", "entropy", "balance",
-                                "batch-balance", "batch-balance-importance", "balance-partition", "badge", "coreset"}
+                                "batch-balance", "batch-balance-importance", "balance-partition",
+                                "power-bald", "power-balance", "epig", "power-epig",
+                                "badge", "coreset"}
     assert all(isinstance(m, Method) and m.name == name for name, m in STRATEGIES.items())
     assert get_strategy("batch-balance-importance").name == "batch-balance-importance"
     assert get_strategy("batch-balance").params()["route"] == "factorized"
@@ -147,7 +149,7 @@ def test_pair_strategies_are_the_selector_with_the_resolved_tau(name):
     assert (sel.num_edges is None) == (name == "balance-partition")
 
 
-@pytest.mark.parametrize("name", ["balance", "batch-balance", "balance-partition"])
+@pytest.mark.parametrize("name", ["balance", "batch-balance", "balance-partition", "power-balance"])
 def test_without_edges_every_pair_method_falls_back_in_the_same_way(name):
     pred = pair_case()  # tau = 1: no pair is farther apart, and the 2K hypotheses form one class
     sel = get_strategy(name, num_pairs=6, tau=1.0).select(pred, 4, val_error=0.1,
@@ -173,6 +175,90 @@ def test_strategy_call_is_predict_then_select(digits):
     chosen = strategy(None, pool, None, batch_size=3, val_error=0.5, generator=torch.Generator().manual_seed(0))
     assert isinstance(chosen, Selection)
     assert chosen == strategy.select(PoolSize(20), 3, val_error=0.5, generator=torch.Generator().manual_seed(0))
+
+
+# ---- beyond the paper: stochastic batches and EPIG ----------------------------------------------
+
+
+def test_stochastic_and_epig_parameters_are_checked():
+    assert get_strategy("power-bald").params() == {"num_samples": 100, "chunk_size": None, "label": "power-bald",
+                                                   "mode": "power", "beta": 1.0}
+    assert get_strategy("power-balance", mode="softrank", beta=2.0).params()["mode"] == "softrank"
+    assert get_strategy("epig").params() == {"num_samples": 100, "num_targets": 100, "chunk_size": None}
+    assert get_strategy("power-epig", mode="softmax").params()["mode"] == "softmax"
+    for name in ("power-bald", "power-balance", "power-epig"):
+        with pytest.raises(ValueError, match="mode must be one of 'power', 'softmax', 'softrank'"):
+            get_strategy(name, mode="hard")
+        with pytest.raises(ValueError, match="beta must be a positive finite number"):
+            get_strategy(name, beta=0)
+    with pytest.raises(ValueError, match="num_targets must be a positive integer"):
+        get_strategy("epig", num_targets=0)
+    with pytest.raises(TypeError, match="does not take"):
+        get_strategy("epig", mode="power")
+
+
+@pytest.mark.parametrize("mode", ["power", "softmax", "softrank"])
+def test_power_bald_is_the_stochastic_batch_of_bald(digits, mode):
+    model = model_for(digits)
+    strategy = get_strategy("power-bald", num_samples=6, mode=mode, beta=2.0)
+    pred = strategy.predict(model, digits.pool.x[:60], None, generator=torch.Generator().manual_seed(0))
+    assert isinstance(pred, SamplePredictions) and pred.log_probs.shape == (60, 6, 10)
+    sel = strategy.select(pred, 4, val_error=0.2, generator=torch.Generator().manual_seed(3))
+    ref = acquisition.stochastic_batch(acquisition.bald_scores(pred.log_probs), 4, mode=mode, beta=2.0,
+                                       generator=torch.Generator().manual_seed(3))
+    assert sel == ref and sel.tau is None
+
+
+def test_power_balance_is_the_stochastic_batch_of_balance_with_the_resolved_tau():
+    pred = pair_case()
+    strategy = get_strategy("power-balance", num_pairs=6, divisor=2, mode="softmax", beta=3.0)
+    sel = strategy.select(pred, 3, val_error=0.6, generator=torch.Generator().manual_seed(5))
+    edges = acquisition.hamming_edges(pred.preds_a, pred.preds_b, 0.3)
+    assert edges.any()
+    scores = acquisition.balance_scores(pred.log_probs_a, pred.log_probs_b, edges)
+    ref = acquisition.stochastic_batch(scores, 3, mode="softmax", beta=3.0, generator=torch.Generator().manual_seed(5))
+    assert sel == dataclasses.replace(ref, tau=0.3, num_edges=int(edges.sum()))
+    assert sel.tau == pytest.approx(0.3) and not sel.random_fallback
+
+
+@pytest.mark.parametrize("name", ["epig", "power-epig"])
+def test_epig_predicts_pool_and_a_target_subset_under_the_same_masks(digits, name):
+    model = model_for(digits)
+    strategy = get_strategy(name, num_samples=5, num_targets=12)
+    assert strategy.uses_holdout
+    pool_x, holdout_x = digits.pool.x[:40], digits.holdout.x[:30]
+    pred = strategy.predict(model, pool_x, holdout_x, generator=torch.Generator().manual_seed(0))
+    assert isinstance(pred, TargetPredictions)
+    assert pred.log_probs.shape == (40, 5, 10) and pred.target_log_probs.shape == (12, 5, 10)
+    g = torch.Generator().manual_seed(0)
+    subset = torch.randperm(30, generator=g)[:12].sort().values
+    masks = model.draw_masks(5, generator=g)
+    joint = model.sample_log_probs(torch.cat([pool_x, holdout_x[subset]]), masks=masks)
+    torch.testing.assert_close(joint[:40], pred.log_probs, atol=1e-6, rtol=0)
+    torch.testing.assert_close(joint[40:], pred.target_log_probs, atol=1e-6, rtol=0)
+    few = strategy.predict(model, pool_x, holdout_x[:7], generator=torch.Generator().manual_seed(0))
+    assert few.num_targets == 7  # all of a small D̄pool
+    sel = strategy.select(pred, 4, val_error=0.2, generator=torch.Generator().manual_seed(3))
+    scores = acquisition.epig_scores(pred.log_probs, pred.target_log_probs)
+    if name == "epig":
+        ref = acquisition.top_b(scores, 4, generator=torch.Generator().manual_seed(3))
+    else:
+        ref = acquisition.stochastic_batch(scores, 4, generator=torch.Generator().manual_seed(3))
+    assert sel == ref
+    with pytest.raises(ValueError, match="held-out"):
+        strategy.predict(model, pool_x, None, generator=torch.Generator())
+
+
+def test_new_selectors_refuse_the_wrong_prediction_type():
+    with pytest.raises(TypeError, match="must be a TargetPredictions"):
+        acquisition.select_epig(SamplePredictions(torch.zeros(3, 2, 2)), 1)
+    with pytest.raises(TypeError, match="must be a PairPredictions"):
+        acquisition.select_power_balance(SamplePredictions(torch.zeros(3, 2, 2)), 1, tau=0.1)
+    with pytest.raises(ValueError, match="target_log_probs must have shape"):
+        TargetPredictions(torch.zeros(3, 2, 2), torch.zeros(4, 3, 2))
+
+
+# ---- beyond the paper: BADGE and Core-Set ------------------------------------------------------
 
 
 def test_embedding_strategies_embed_with_dropout_off_and_are_the_selector(digits):

@@ -1,12 +1,17 @@
 r"""Acquisition functions: score and select pool points from MC-dropout predictions.
 
 Chapters: *BALD and BatchBALD*, *Hypotheses from MC dropout*, *BALanCe (Eq. 2-3, Alg. 1)* and
-*Batch-BALanCe (Eq. 4, Alg. 2)*. Beyond the paper: BADGE (Ash et al., ICLR 2020) and Core-Set
-(Sener and Savarese, ICLR 2018): :func:`badge`, :func:`coreset`.
+*Batch-BALanCe (Eq. 4, Alg. 2)*. Beyond the paper: stochastic batches of any one-point score
+(:func:`stochastic_batch`, Kirsch et al., TMLR 2023: PowerBALD, PowerBALanCe, PowerEPIG), EPIG
+(:func:`epig_scores`, Bickford Smith et al., AISTATS 2023), BADGE (:func:`badge`, Ash et al., ICLR
+2020) and Core-Set (:func:`coreset`, Sener and Savarese, ICLR 2018).
 
 This package owns the whole contract from predictions to a batch: typed predictions in
-(:class:`SamplePredictions`, :class:`PairPredictions`, :class:`EmbeddingPredictions`, :class:`PoolSize`), one
-:class:`Selection` out (one ``select_*`` function per method, e.g. :func:`select_batch_balance`).
+(:class:`SamplePredictions`, :class:`PairPredictions`, :class:`TargetPredictions`,
+:class:`EmbeddingPredictions`, :class:`PoolSize`), one :class:`Selection` out (one ``select_*``
+function per method, e.g. :func:`select_batch_balance`, :func:`select_power_scores`,
+:func:`select_power_balance`, :func:`select_epig`, :func:`select_power_epig`, :func:`select_badge`,
+:func:`select_coreset`).
 
 Conventions (all functions; the glossary is the book's *Notation* page):
 
@@ -15,6 +20,8 @@ Conventions (all functions; the glossary is the book's *Notation* page):
 - BALanCe takes K = ``num_pairs`` hypothesis *pairs* as two tensors ``log_probs_a``,
   ``log_probs_b`` of shape ``[N, K, C]`` and a ``[K]`` bool mask ``edges`` of the pairs that are
   cut (:func:`hamming_edges`, on ``[K, U]`` predictions on D̄pool).
+- EPIG takes pool log-probabilities ``[N, S, C]`` and ``[T, S, C]`` on T target inputs under
+  the same S masks (:class:`TargetPredictions`).
 - BADGE and Core-Set take no MC-dropout samples but the dropout-off network's penultimate
   embedding ``features`` ``[N, D]`` (D its width), with BADGE's ``[N, C]`` log-probabilities or
   Core-Set's labeled embeddings ``labeled_features`` ``[L, D]``.
@@ -33,24 +40,31 @@ from .bald import bald_scores
 from .batch_balance import MAX_ENUMERATE_ELEMENTS, ROUTES, batch_balance, batch_balance_value
 from .batchbald import MAX_EXACT_JOINT_ELEMENTS, batchbald, joint_mutual_information
 from .diversity import ZERO_GRADIENTS, badge, coreset, gradient_embeddings, gradient_sq_distances
+from .epig import epig_scores
 from .hamming import annealed_tau, hamming_distances, hamming_edges, resolve_tau
 from .partition import partition_classes, partition_scores
-from .predictions import EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions
+from .predictions import EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions, TargetPredictions
 from .scores import mean_std_scores, predictive_entropy_scores, predictive_log_probs, variation_ratio_scores
 from .select import (select_badge, select_balance, select_batch_balance, select_batchbald, select_coreset,
-                     select_partition, select_random, select_top_scores)
+                     select_epig, select_partition, select_power_balance, select_power_epig, select_power_scores,
+                     select_random, select_top_scores)
 from .selection import NO_EDGE, Selection, no_edge_fallback, random_selection, top_b
+from .stochastic import NO_WEIGHT, POWER_NEGATIVE_RTOL, SAMPLING_MODES, sampling_log_weights, stochastic_batch
 
 __all__ = [
     "EmbeddingPredictions",
     "MAX_ENUMERATE_ELEMENTS",
     "MAX_EXACT_JOINT_ELEMENTS",
     "NO_EDGE",
+    "NO_WEIGHT",
+    "POWER_NEGATIVE_RTOL",
     "PairPredictions",
     "PoolSize",
     "ROUTES",
+    "SAMPLING_MODES",
     "SamplePredictions",
     "Selection",
+    "TargetPredictions",
     "ZERO_GRADIENTS",
     "annealed_tau",
     "badge",
@@ -60,6 +74,7 @@ __all__ = [
     "batch_balance_value",
     "batchbald",
     "coreset",
+    "epig_scores",
     "gradient_embeddings",
     "gradient_sq_distances",
     "hamming_distances",
@@ -74,14 +89,20 @@ __all__ = [
     "predictive_log_probs",
     "random_selection",
     "resolve_tau",
+    "sampling_log_weights",
     "select_badge",
     "select_balance",
     "select_batch_balance",
     "select_batchbald",
     "select_coreset",
+    "select_epig",
     "select_partition",
+    "select_power_balance",
+    "select_power_epig",
+    "select_power_scores",
     "select_random",
     "select_top_scores",
+    "stochastic_batch",
     "top_b",
     "variation_ratio_scores",
 ]

@@ -12,6 +12,7 @@ The glossary of the whole library (and of the book's notation):
  B     ``batch_size``            points acquired per iteration
  C     classes
  U     points of D̄pool           the held-out inputs on which Hamming distances are measured
+ T     ``num_targets``           target inputs of EPIG (a random subset of D̄pool)
  D     embedding width           the penultimate layer's width (BADGE, Core-Set)
  L     labeled points            the labeled set (Core-Set's initial centres)
 =====  ========================  ==========================================================
@@ -21,6 +22,8 @@ The glossary of the whole library (and of the book's notation):
   entropy, mean-std, variation ratio, BatchBALD).
 - :class:`PairPredictions`: the BALanCe family's K pairs: ``[N, K, C]`` twice on the pool and the
   two sets' hard predictions ``[K, U]`` on D̄pool.
+- :class:`TargetPredictions`: EPIG's ``[N, S, C]`` pool and ``[T, S, C]`` target log-probabilities
+  under the same S masks.
 - :class:`EmbeddingPredictions`: the dropout-off network's penultimate embedding ``[N, D]`` of the
   pool, with its ``[N, C]`` log-probabilities (BADGE) or the labeled points' ``[L, D]`` (Core-Set).
 
@@ -40,7 +43,7 @@ from torch import Tensor
 
 from ..checks import check_int
 
-__all__ = ["EmbeddingPredictions", "PairPredictions", "PoolSize", "SamplePredictions"]
+__all__ = ["EmbeddingPredictions", "PairPredictions", "PoolSize", "SamplePredictions", "TargetPredictions"]
 
 
 def _check_tensor(value, name: str, shape: str, dim: int) -> None:
@@ -120,6 +123,42 @@ class PairPredictions(_OnThePool):
     def num_pairs(self) -> int:
         """K."""
         return int(self.log_probs_a.shape[1])
+
+
+@dataclass(frozen=True)
+class TargetPredictions(_OnThePool):
+    """What EPIG samples: pool and target log-probabilities under the same S MC-dropout masks.
+
+    Attributes:
+        log_probs: ``[N, S, C]`` pool log-probabilities.
+        target_log_probs: ``[T, S, C]`` log-probabilities of T target inputs (drawn from D̄pool);
+            sample s uses the same mask as sample s of ``log_probs``.
+
+    Example:
+        >>> TargetPredictions(torch.zeros(6, 4, 3), torch.zeros(5, 4, 3)).num_targets
+        5
+    """
+
+    log_probs: Tensor
+    target_log_probs: Tensor
+    _pool_field: ClassVar[str] = "log_probs"
+
+    def __post_init__(self):
+        _check_tensor(self.log_probs, "log_probs", "[N, S, C]", 3)
+        _check_tensor(self.target_log_probs, "target_log_probs", "[T, S, C]", 3)
+        if self.target_log_probs.shape[1:] != self.log_probs.shape[1:]:
+            raise ValueError(f"target_log_probs must have shape [T, S, C] with the S and C of log_probs "
+                             f"{tuple(self.log_probs.shape)}, got {tuple(self.target_log_probs.shape)}")
+
+    @property
+    def num_samples(self) -> int:
+        """S."""
+        return int(self.log_probs.shape[1])
+
+    @property
+    def num_targets(self) -> int:
+        """T."""
+        return int(self.target_log_probs.shape[0])
 
 
 @dataclass(frozen=True)

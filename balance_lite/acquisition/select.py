@@ -6,7 +6,10 @@ Each selector takes the typed predictions of its family (:mod:`~balance_lite.acq
 the batch size B, the method's parameters and a generator, and returns a complete
 :class:`~balance_lite.acquisition.selection.Selection`: indices, scores, ties, and for the
 BALanCe family tau, the number of cut pairs and whether it fell back to random (decided by
-:func:`~balance_lite.acquisition.selection.no_edge_fallback` alone). The strategies of
+:func:`~balance_lite.acquisition.selection.no_edge_fallback` alone). The ``select_power_*``
+selectors sample the batch from the method's one-point scores
+(:func:`~balance_lite.acquisition.stochastic_batch`, Kirsch et al., TMLR 2023) instead of
+taking the top B. The strategies of
 :mod:`balance_lite.strategies` only sample the predictions and call one of these.
 
 Example:
@@ -31,10 +34,13 @@ from .balance import balance_scores
 from .batch_balance import batch_balance
 from .batchbald import batchbald
 from .diversity import badge, coreset
+from .epig import epig_scores
 from .hamming import hamming_edges
 from .partition import partition_classes, partition_scores
-from .predictions import EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions
+from .predictions import EmbeddingPredictions, PairPredictions, PoolSize, SamplePredictions, TargetPredictions
 from .selection import Selection, no_edge_fallback, random_selection, top_b
+from .stochastic import stochastic_batch
+
 
 def _expect(predictions, kind: type, method: str) -> None:
     if not isinstance(predictions, kind):
@@ -104,6 +110,56 @@ def select_partition(predictions: PairPredictions, batch_size: int, *, tau: floa
     if sel is None:
         sel = top_b(scores, batch_size, generator=generator)
     return dataclasses.replace(sel, tau=float(tau))
+
+
+def select_power_scores(predictions: SamplePredictions, batch_size: int, *, score_fn: Callable[[Tensor], Tensor],
+                        mode: str = "power", beta: float = 1.0,
+                        generator: torch.Generator | None = None) -> Selection:
+    """Stochastic batch of a one-point score ``score_fn: [N, S, C] -> [N]`` (Kirsch et al., TMLR 2023).
+
+    With :func:`~balance_lite.acquisition.bald_scores` and ``mode="power"`` it is PowerBALD; see
+    :func:`~balance_lite.acquisition.stochastic_batch` for ``mode`` and ``beta``.
+
+    Example:
+        >>> from balance_lite.acquisition import bald_scores
+        >>> lp = torch.tensor([[[0.5, 0.5], [0.5, 0.5]], [[1.0, 0.0], [0.0, 1.0]]]).log()  # [N=2, S=2, C=2]
+        >>> select_power_scores(SamplePredictions(lp), 1, score_fn=bald_scores).indices  # BALD 0 has weight 0
+        [1]
+    """
+    _expect(predictions, SamplePredictions, "a one-point score")
+    return stochastic_batch(score_fn(predictions.log_probs), batch_size, mode=mode, beta=beta, generator=generator)
+
+
+def select_power_balance(predictions: PairPredictions, batch_size: int, *, tau: float, mode: str = "power",
+                         beta: float = 1.0, generator: torch.Generator | None = None) -> Selection:
+    """PowerBALanCe: a stochastic batch of BALanCe scores (Eq. 3), edges cut at ``tau`` (Kirsch et al., TMLR 2023).
+
+    As :func:`select_balance` but the batch is sampled by
+    :func:`~balance_lite.acquisition.stochastic_batch` with ``mode`` and ``beta``; with no
+    cut edge every score is 0 and the batch falls back to random (``NO_EDGE``), as for BALanCe.
+    """
+    _expect(predictions, PairPredictions, "power-balance")
+    edges = _edges(predictions, tau)
+    sel = no_edge_fallback(edges, predictions.num_points, batch_size, generator)
+    if sel is None:
+        scores = balance_scores(predictions.log_probs_a, predictions.log_probs_b, edges)
+        sel = stochastic_batch(scores, batch_size, mode=mode, beta=beta, generator=generator)
+    return dataclasses.replace(sel, tau=float(tau), num_edges=int(edges.sum()))
+
+
+def select_epig(predictions: TargetPredictions, batch_size: int, *,
+                generator: torch.Generator | None = None) -> Selection:
+    """Top-B of EPIG (:func:`~balance_lite.acquisition.epig_scores`, Bickford Smith et al., AISTATS 2023)."""
+    _expect(predictions, TargetPredictions, "epig")
+    return top_b(epig_scores(predictions.log_probs, predictions.target_log_probs), batch_size, generator=generator)
+
+
+def select_power_epig(predictions: TargetPredictions, batch_size: int, *, mode: str = "power", beta: float = 1.0,
+                      generator: torch.Generator | None = None) -> Selection:
+    """PowerEPIG: a stochastic batch of EPIG scores (Bickford Smith et al., 2023; Kirsch et al., TMLR 2023)."""
+    _expect(predictions, TargetPredictions, "power-epig")
+    scores = epig_scores(predictions.log_probs, predictions.target_log_probs)
+    return stochastic_batch(scores, batch_size, mode=mode, beta=beta, generator=generator)
 
 
 def select_badge(predictions: EmbeddingPredictions, batch_size: int, *,

@@ -34,9 +34,10 @@ class Selection:
         scores: the acquisition value of the batch after each pick, on the paper's scale:
             ``scores[i]`` is the value of ``indices[: i + 1]`` (Eq. 3 and Eq. 4 for BALanCe,
             joint mutual information in nats for BatchBALD, the point's own score for
-            :func:`top_b`, 0 for a random batch).
+            :func:`top_b` and :func:`~balance_lite.acquisition.stochastic_batch`, 0 for a random batch).
         num_tied: for each pick, how many candidates shared the best value (1 means a unique
-            best); the pick was drawn uniformly among them.
+            best); the pick was drawn uniformly among them. A stochastic batch records 1 for a
+            point drawn by its weight (:func:`~balance_lite.acquisition.stochastic_batch`).
         tau: the Hamming threshold used (BALanCe methods), else None.
         num_edges: how many of the K hypothesis pairs were cut, :math:`d_H > \tau` (BALanCe and
             Batch-BALanCe), else None (also for BALanCe-Partition, whose edges join classes).

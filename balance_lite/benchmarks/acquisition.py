@@ -16,6 +16,11 @@ same tensors:
   extrapolated linearly to the full pool (its cost is linear in N; the table says so);
 - ``route="enumerate"`` at b = 3;
 - ``batchbald`` and ``bald_scores`` + ``top_b`` on the 2K hypotheses ``[N, 2K, C]``;
+- beyond the paper: PowerBALD (``bald_scores`` + :func:`~balance_lite.acquisition.stochastic_batch`
+  on the same ``[N, 2K, C]``), PowerBALanCe (``balance_scores`` (Eq. 3) of the K pairs +
+  ``stochastic_batch``) and EPIG (:func:`~balance_lite.acquisition.epig_scores` of the 2K hypotheses
+  about T = ``--num-targets`` simulated held-out inputs ``[T, 2K, C]`` under the same masks, + ``top_b``;
+  PowerEPIG costs the same plus one ``stochastic_batch``);
 - BADGE (k-means++ seeding on gradient embeddings) and Core-Set (greedy k-centre) on synthetic
   embeddings ``[N, D]`` of the width D of the dataset CNN's penultimate layer (128 for the MNIST CNN,
   512 for the EMNIST CNN), Core-Set with L labeled points (the preset's label budget, its largest
@@ -56,13 +61,16 @@ import torch
 
 from balance_lite.acquisition import (
     badge,
+    balance_scores,
     bald_scores,
     batch_balance,
     batch_balance_value,
     batchbald,
     coreset,
+    epig_scores,
     hamming_edges,
     joint_mutual_information,
+    stochastic_batch,
     top_b,
 )
 
@@ -88,8 +96,12 @@ class Row:
         print(f"  measured {self.name}: {self.seconds:.2f} s, {self.peak_mib:.0f} MiB", file=sys.stderr)
 
 
-def make_inputs(N: int, K: int, C: int, *, seed: int, device: str, U: int = 2_000):
-    """Pairs sharing a per-point base prediction plus per-mask noise; edges from simulated D̄pool predictions."""
+def make_inputs(N: int, K: int, C: int, *, seed: int, device: str, U: int = 2_000, T: int = 100):
+    """Pairs sharing a per-point base prediction plus per-mask noise; edges from simulated D̄pool predictions.
+
+    Returns ``(log_probs_a, log_probs_b, edges, tau, target_log_probs)``, the last ``[min(T, U), 2K, C]``:
+    the first T simulated held-out inputs under both mask sets (EPIG's targets).
+    """
     g = torch.Generator().manual_seed(seed)
 
     def masks(base):
@@ -99,12 +111,14 @@ def make_inputs(N: int, K: int, C: int, *, seed: int, device: str, U: int = 2_00
     base = 3.0 * torch.randn(N, 1, C, generator=g)
     log_probs_a, log_probs_b = masks(base), masks(base)
     held_out = 3.0 * torch.randn(U, 1, C, generator=g)
-    preds_a = masks(held_out).argmax(-1).T  # [K, U]
-    preds_b = masks(held_out).argmax(-1).T
+    held_a, held_b = masks(held_out), masks(held_out)  # [U, K, C] each
+    preds_a = held_a.argmax(-1).T  # [K, U]
+    preds_b = held_b.argmax(-1).T
+    targets = torch.cat([held_a[:T], held_b[:T]], 1)  # [T, 2K, C]
     distances = (preds_a != preds_b).double().mean(1)
     tau = float(torch.quantile(distances, 0.3))
     edges = hamming_edges(preds_a, preds_b, tau)
-    return log_probs_a.to(device), log_probs_b.to(device), edges.to(device), tau
+    return log_probs_a.to(device), log_probs_b.to(device), edges.to(device), tau, targets.to(device)
 
 
 def make_embeddings(N: int, L: int, D: int, C: int, *, seed: int, device: str):
@@ -168,7 +182,8 @@ def run_scale(name: str, args) -> None:
     N, K, C, B = cfg["N"], cfg["K"], cfg["C"], cfg["B"]
     M = args.num_configurations
     device = args.device
-    log_probs_a, log_probs_b, edges, tau = make_inputs(N, K, C, seed=args.seed, device=device)
+    log_probs_a, log_probs_b, edges, tau, targets = make_inputs(N, K, C, seed=args.seed, device=device,
+                                                                T=args.num_targets)
     log_probs = torch.cat([log_probs_a, log_probs_b], 1)  # [N, 2K, C]: the same 2K hypotheses
     print(f"\n## {name.upper()} scale: N = {N}, K = {K} pairs (2K = {2 * K} hypotheses), C = {C}, B = {B}, M = {M}, "
           f"D = {cfg['D']}, L = {cfg['L']}")
@@ -209,6 +224,17 @@ def run_scale(name: str, args) -> None:
 
     sel, s, m = measure(lambda: top_b(bald_scores(log_probs), B, generator=gen()), device)
     rows.append(Row("BALD (scores + top-B)", s, m))
+
+    # beyond the paper: stochastic batches (Kirsch et al., TMLR 2023) and EPIG (Bickford Smith et al., 2023)
+    sel, s, m = measure(lambda: stochastic_batch(bald_scores(log_probs), B, generator=gen()), device)
+    rows.append(Row("PowerBALD (BALD scores + power sampling)", s, m))
+    sel, s, m = measure(
+        lambda: stochastic_batch(balance_scores(log_probs_a, log_probs_b, edges), B, generator=gen()), device
+    )
+    rows.append(Row("PowerBALanCe (Eq. 3 scores + power sampling)", s, m))
+    T = targets.shape[0]
+    sel, s, m = measure(lambda: top_b(epig_scores(log_probs, targets), B, generator=gen()), device)
+    rows.append(Row(f"EPIG (T = {T} targets, scores + top-B)", s, m, "PowerEPIG: the same + power sampling"))
 
     # ---- BADGE and Core-Set: diversity in the dropout-off embedding (beyond the paper) ----
     D, L = cfg["D"], cfg["L"]
@@ -291,6 +317,8 @@ def main(argv=None) -> None:
                         help="dtype passed to batchbald_redux (ours computes in the inputs' float32)")
     parser.add_argument("--skip-redux", action="store_true", help="skip batchbald_redux")
     parser.add_argument("--skip-batchbald", action="store_true", help="skip both BatchBALD implementations")
+    parser.add_argument("--num-targets", type=int, default=100,
+                        help="T, EPIG's target inputs (simulated held-out points)")
     parser.add_argument("--skip-embed", action="store_true",
                         help="skip the dropout-off forward pass of the CNN (the BADGE and Core-Set input)")
     parser.add_argument("--seed", type=int, default=0)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ..data import ArrayDataset, Splits, dataset_spec, images, uci
+from ..data.splits import balanced_initial
 from ..models import build_model
 from ..strategies import STRATEGIES, Strategy, get_strategy
 from ..train import TrainConfig, train_config_for
@@ -74,6 +75,9 @@ class Preset:
         cpu_notes: the ``cpu`` protocol's reductions, in words.
         variants: named variants of a method, ``{name: (method, {parameter: value})}``, e.g. BALanCe
             with a fixed tau (Fig. 3b) or K = 50 (Fig. 3a); run them like any method (``--methods``).
+        initial_per_class: if set, the initial labeled set is this many random pool examples of each
+            class (drawn from the trial's seed) instead of the data set's own (the starting-budget
+            sweep of the chapter *Beyond the paper*).
     """
 
     name: str
@@ -97,6 +101,16 @@ class Preset:
     cpu: dict = field(default_factory=dict)
     cpu_notes: str = ""
     variants: dict = field(default_factory=dict)
+    initial_per_class: int | None = None
+
+    def with_initial(self, splits: Splits, seed: int) -> Splits:
+        """``splits`` with this preset's initial set (unchanged if :attr:`initial_per_class` is None)."""
+        if self.initial_per_class is None:
+            return splits
+        rng = np.random.default_rng([seed, 1])
+        initial = balanced_initial(splits.pool.y.numpy(), self.initial_per_class, rng)
+        return dataclasses.replace(splits, initial=initial, description=f"{splits.description} Initial set: "
+                                   f"{self.initial_per_class} per class (seed {seed}).")
 
     def quick_variant(self) -> "Preset":
         """The same experiment, small: the preset's ``quick`` fields replace its own."""
@@ -259,6 +273,13 @@ _TABULAR_CPU = _cpu(None, 20, 200, trials=6)
 #: Every preset by name.
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     _preset("digits", "digits", (10,), 120, _DIGITS_QUICK, _DIGITS,
+            num_samples=20, num_pairs=20, num_configurations=2000, eval_samples=10, trials=3),
+    *[_preset(f"digits-start{k}", "digits", (10,), 120, _DIGITS_QUICK,
+              f"The starting-budget sweep on the digits: {k} initial label(s) per class ({10 * k} in all) instead of "
+              "2; otherwise the digits preset. " + _DIGITS, num_samples=20, num_pairs=20, num_configurations=2000,
+              eval_samples=10, trials=3, initial_per_class=k) for k in (1, 5)],
+    _preset("digits-batches", "digits", (5, 20), 120, _DIGITS_QUICK,
+            "The batch-size sweep on the digits: B = 5 and 20 (B = 10 is the digits preset). " + _DIGITS,
             num_samples=20, num_pairs=20, num_configurations=2000, eval_samples=10, trials=3),
     _preset("repeated-digits", "repeated-digits", (10,), 120, _DIGITS_QUICK,
             "The digits pool repeated with noise (see balance_lite.data), the small analogue of Repeated-MNIST. "

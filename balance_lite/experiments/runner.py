@@ -87,6 +87,7 @@ def run_unit(spec: dict) -> dict:
     splits = data.load(preset.dataset, root=spec.get("data_root"), seed=seed)
     if preset.sizes:
         splits = shrink(splits, preset.sizes, seed)
+    splits = preset.with_initial(splits, seed)
     factory = partial(build_model, preset.dataset, splits.input_shape, splits.num_classes)
     new = []
 
