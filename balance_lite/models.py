@@ -173,7 +173,7 @@ class MaskSet:
 class Embeddings(NamedTuple):
     """What :meth:`MCDropoutNet.embed` returns: the last layer's inputs and outputs, dropout off."""
 
-    #: ``[N, D]``, the penultimate-layer embedding h(x) (the input of the last layer).
+    #: ``[N, D]``, the penultimate-layer embedding φ(x) (the input of the last layer).
     features: Tensor
     #: ``[N, C]``, the last layer applied to ``features``: the dropout-off logits.
     logits: Tensor
@@ -417,7 +417,7 @@ class MCDropoutNet(nn.Module):
 
     @torch.no_grad()
     def embed(self, x: Tensor, *, chunk_size: int | None = None) -> Embeddings:
-        r"""The penultimate-layer embedding h(x) and the logits, with dropout off (eval mode).
+        r"""The penultimate-layer embedding φ(x) and the logits, with dropout off (eval mode).
 
         Every layer but the last runs in eval mode (each dropout layer is then the identity), by the
         same routes as :meth:`forward`; the last layer, a linear map ``[D] -> [C]``, is applied to

@@ -4,7 +4,7 @@ Chapter: *BALD and BatchBALD* (the batch-diversity problem these two newer basel
 they go beyond the paper, which does not compare with them).
 
 Both methods embed the pool with the *deterministic* trained network (dropout off, as both papers
-use it; see :meth:`balance_lite.models.MCDropoutNet.embed`): h(x) ``[N, D]`` is the input of the
+use it; see :meth:`balance_lite.models.MCDropoutNet.embed`): φ(x) ``[N, D]`` is the input of the
 last linear layer, p(x) ``[N, C]`` the softmax of its output. Neither uses MC-dropout samples.
 
 **BADGE** (Ash, Zhang, Krishnamurthy, Langford and Agarwal, ICLR 2020, "Deep Batch Active Learning
@@ -14,18 +14,19 @@ cross-entropy with respect to the last layer's weights, at the label the network
 
 .. math::
 
-    g_x = \big(p(x) - e_{\hat y(x)}\big) \otimes h(x) \in \mathbb{R}^{C \cdot D},
-    \qquad (g_x)_{c,d} = \big(p_c(x) - [c = \hat y(x)]\big)\, h_d(x),
+    g_x = \big(p(x) - e_{\hat y(x)}\big) \otimes \phi(x) \in \mathbb{R}^{C \cdot D},
+    \qquad (g_x)_{c,d} = \big(p_c(x) - [c = \hat y(x)]\big)\, \phi_d(x),
 
 and chooses the batch by k-means++ seeding on the :math:`g_x`: each next centre is drawn with
-probability proportional to :math:`D^2(x)`, the squared distance to the nearest centre so far.
+probability proportional to :math:`d^2(x)`, the squared distance to the nearest centre so far
+("D² sampling").
 Points the network is unsure of have large :math:`\|g_x\|`, and D² sampling spreads the batch out.
 We never form the ``[N, C*D]`` embeddings: with :math:`a_x = p(x) - e_{\hat y(x)}`,
 
 .. math::
 
-    \langle g_x, g_y \rangle = \langle a_x, a_y \rangle \langle h_x, h_y \rangle, \qquad
-    \|g_x - g_y\|^2 = \|a_x\|^2\|h_x\|^2 + \|a_y\|^2\|h_y\|^2 - 2\langle a_x, a_y\rangle\langle h_x, h_y\rangle,
+    \langle g_x, g_y \rangle = \langle a_x, a_y \rangle \langle \phi_x, \phi_y \rangle, \qquad
+    \|g_x - g_y\|^2 = \|a_x\|^2\|\phi_x\|^2 + \|a_y\|^2\|\phi_y\|^2 - 2\langle a_x, a_y\rangle\langle \phi_x, \phi_y\rangle,
 
 so each new centre costs ``O(N (C + D))`` time and ``O(N)`` memory.
 
@@ -36,7 +37,7 @@ chosen so far,
 
 .. math::
 
-    x_{b} = \arg\max_{x \in \mathcal{U}} \; \min_{c \in \mathcal{L} \cup \{x_1..x_{b-1}\}} \|h(x) - h(c)\|_2,
+    x_{b} = \arg\max_{x \in \mathcal{D}_{\mathrm{pool}}} \; \min_{c \in \mathcal{D} \cup \{x_1..x_{b-1}\}} \|\phi(x) - \phi(c)\|_2,
 
 which is a 2-approximation of the k-centre problem (the optimal covering radius is at least half
 the greedy one). We do not run the paper's mixed-integer refinement.
@@ -71,7 +72,7 @@ __all__ = [
 ]
 
 #: Why BADGE fell back to a random batch: every gradient embedding is 0.
-ZERO_GRADIENTS = ("every gradient embedding is 0 (p(x) is one-hot or h(x) = 0 for every point): "
+ZERO_GRADIENTS = ("every gradient embedding is 0 (p(x) is one-hot or φ(x) = 0 for every point): "
                   "nothing tells the points apart")
 
 
@@ -117,18 +118,18 @@ def _factors(features: Tensor, log_probs: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def gradient_embeddings(features: Tensor, log_probs: Tensor) -> Tensor:
-    r"""BADGE's gradient embeddings written out: ``[N, C * D]``, row x = ``(p(x) - e_ŷ(x)) ⊗ h(x)``.
+    r"""BADGE's gradient embeddings written out: ``[N, C * D]``, row x = ``(p(x) - e_ŷ(x)) ⊗ φ(x)``.
 
     The gradient of the cross-entropy :math:`-\log p_{\hat y}(x)` with respect to the last layer's
     weight matrix ``W`` ``[C, D]`` (flattened row-major: entry ``c * D + d``), at the predicted label
     :math:`\hat y(x) = \arg\max_c p_c(x)` (the first maximum on a tie). The bias is left out, as
     in the BADGE paper (the gradient "with respect to the parameters of the final layer" is taken
     as the weights, an ``embDim * nLab`` vector in the authors' code); including it would append
-    :math:`a_x` itself, i.e. amount to appending a constant 1 to h(x). :func:`badge` never forms
+    :math:`a_x` itself, i.e. amount to appending a constant 1 to φ(x). :func:`badge` never forms
     this tensor; it is the reference for the factorised distances, and ``O(N C D)`` in memory.
 
     Args:
-        features: ``[N, D]`` penultimate embeddings h(x).
+        features: ``[N, D]`` penultimate embeddings φ(x).
         log_probs: ``[N, C]`` dropout-off log-probabilities.
 
     Returns:
@@ -189,7 +190,7 @@ def badge(features: Tensor, log_probs: Tensor, batch_size: int, *,
     code (``init_centers``: the argmax of the norms; ties drawn at random), rather than a uniform
     draw as in plain k-means++: it is the most uncertain point, weighted by its embedding's norm, and
     it makes the first pick independent of chance. Each next centre is drawn with probability
-    :math:`D^2(x) / \sum_{x'} D^2(x')`, :math:`D^2(x)` the squared distance of :math:`g_x` to the
+    :math:`d^2(x) / \sum_{x'} d^2(x')`, :math:`d^2(x)` the squared distance of :math:`g_x` to the
     nearest centre so far (0 for the centres themselves, so the B points are distinct). If every
     remaining point is at distance 0 (duplicates of centres), the next one is drawn uniformly
     among them (``num_tied`` says how many). Distances come from the factorised form in float64.
@@ -197,14 +198,14 @@ def badge(features: Tensor, log_probs: Tensor, batch_size: int, *,
     code (see :func:`gradient_embeddings`).
 
     Args:
-        features: ``[N, D]`` penultimate embeddings h(x) of the dropout-off network.
+        features: ``[N, D]`` penultimate embeddings φ(x) of the dropout-off network.
         log_probs: ``[N, C]`` its log-probabilities (``log_softmax`` of the logits).
         batch_size: B, between 1 and N.
         generator: draws the D² samples and breaks ties; ``None`` uses torch's global generator.
 
     Returns:
         :class:`Selection`: ``scores[0]`` is :math:`\|g\|^2` of the first pick, ``scores[i]`` the
-        :math:`D^2` of pick i when it was drawn; ``num_tied`` is the number of points tied for the
+        :math:`d^2` of pick i when it was drawn; ``num_tied`` is the number of points tied for the
         largest norm at the first pick, 1 for a D² draw. If every :math:`g_x` is 0 the batch is
         uniformly random and flagged (``ZERO_GRADIENTS``).
 

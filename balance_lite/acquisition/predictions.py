@@ -166,7 +166,7 @@ class EmbeddingPredictions(_OnThePool):
     """What BADGE and Core-Set take: the dropout-off network's embedding of the pool (no MC samples).
 
     Attributes:
-        features: ``[N, D]`` penultimate-layer embeddings h(x) of the pool
+        features: ``[N, D]`` penultimate-layer embeddings φ(x) of the pool
             (:meth:`balance_lite.models.MCDropoutNet.embed`).
         log_probs: ``[N, C]`` dropout-off log-probabilities of the pool (BADGE), or None.
         labeled_features: ``[L, D]`` embeddings of the labeled points (Core-Set; L may be 0), or None.
