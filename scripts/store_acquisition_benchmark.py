@@ -4,12 +4,14 @@ Usage (from the repository root)::
 
     python scripts/store_acquisition_benchmark.py [benchmark options]   # e.g. --scale both
     python scripts/store_acquisition_benchmark.py --from-output FILE [the options FILE was run with]
+    python scripts/store_acquisition_benchmark.py --out book/data/other.json [benchmark options]
 
 runs ``python -m balance_lite.benchmarks.acquisition`` with the given options (or, with
 ``--from-output``, reads the saved output of such a run: the benchmark takes an hour or more on a
 busy two-core machine), echoes its output, and writes ``book/data/acquisition_benchmark.json``: the exact command, the date, the machine,
 every table row (method, seconds, peak MiB, note) per scale, the ratio and check lines, and the
-raw output. The chapter *Exact Batch-BALanCe at any batch size* reads that file.
+raw output (or the file given by a leading ``--out FILE``). The chapter *Exact Batch-BALanCe at any
+batch size* reads the default file; *Beyond the paper* reads ``book/data/acquisition_benchmark_newer.json``.
 """
 
 from __future__ import annotations
@@ -49,9 +51,15 @@ def parse(text: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
+    out = OUT
+    if argv[:1] == ["--out"] and len(argv) > 1:
+        out, argv = Path(argv[1]).resolve(), argv[2:]
     shown_args = list(argv)
     if shown_args[:1] == ["--from-output"] and len(shown_args) > 1:
         shown_args[1] = "SAVED_OUTPUT"
+    if out != OUT:
+        shown_args = ["--out", str(out.relative_to(OUT.parents[2]) if out.is_relative_to(OUT.parents[2]) else out),
+                      *shown_args]
     stored_by = "python scripts/store_acquisition_benchmark.py" + "".join(f" {a}" for a in shown_args)
     saved = None
     if argv[:1] == ["--from-output"]:
@@ -77,9 +85,9 @@ def main(argv: list[str]) -> None:
         "scales": parse(stdout),
         "output": stdout,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"\nstored in {OUT.relative_to(Path.cwd()) if OUT.is_relative_to(Path.cwd()) else OUT}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"\nstored in {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
 
 
 if __name__ == "__main__":

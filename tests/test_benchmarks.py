@@ -111,3 +111,18 @@ def test_iteration_benchmark_compares_the_training_routes(capsys):
                      r"plain loop [\d.]+ s", out)
     assert re.search(r"# fast / plain loop [\d.]+, plain layers / plain loop [\d.]+, fast / plain layers [\d.]+", out)
     assert "| iteration |" not in out
+
+
+def test_store_script_writes_where_out_says_and_records_the_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(acq_bench.SCALES, "mnist", dict(N=200, K=4, C=3, B=3, D=8, L=5))
+    acq_bench.main(["--scale", "mnist", "--num-configurations", "32", "--importance-pool", "50", "--skip-redux"])
+    saved = tmp_path / "bench.txt"
+    saved.write_text(capsys.readouterr().out)
+    out = tmp_path / "stored.json"
+    _store_script().main(["--out", str(out), "--from-output", str(saved), "--scale", "mnist"])
+    import json
+
+    record = json.loads(out.read_text())
+    assert record["stored_by"].endswith(f"--out {out} --from-output SAVED_OUTPUT --scale mnist")
+    assert record["command"] == "python -m balance_lite.benchmarks.acquisition --scale mnist"
+    assert [r["method"] for r in record["scales"]["mnist"]["rows"]][0] == "Batch-BALanCe factorized"

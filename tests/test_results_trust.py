@@ -393,3 +393,26 @@ def test_any_kills_and_restarts_end_with_the_uninterrupted_results(tmp_path_fact
     run_digits(out)
     assert comparable(out / UNIT) == comparable(reference / UNIT)
     assert read_records(out / UNIT)[-1]["selected"] == []
+
+
+def test_a_folder_made_before_a_preset_field_existed_resumes_with_its_own_fingerprint(tmp_path):
+    """Results stored before ``initial_per_class`` existed: same settings, so the run resumes and extends them."""
+    from balance_lite.experiments.results import preset_fingerprint
+
+    out = tmp_path / "old"
+    run_digits(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["preset"]["initial_per_class"]
+    manifest["fingerprint"] = old_fp = preset_fingerprint(manifest["preset"])
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    path = out / UNIT
+    path.write_text("".join(json.dumps({**r, "fingerprint": old_fp}) + "\n" for r in read_records(path)))
+    run_digits(out, trials=2)
+    assert {r["fingerprint"] for t in (0, 1) for r in read_records(out / f"random_B10_trial{t}.jsonl")} == {old_fp}
+    assert "initial_per_class" not in read_manifest(out)["preset"]
+    assert len(load_results(out)[("random", 10)]) == 2
+    other = json.loads((out / "manifest.json").read_text())
+    other["preset"]["initial_per_class"] = 1
+    (out / "manifest.json").write_text(json.dumps(other))
+    with pytest.raises(ValueError, match="initial_per_class was 1, now None"):
+        run_digits(out, trials=2)

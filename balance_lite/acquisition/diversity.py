@@ -1,7 +1,8 @@
 r"""Diversity in an embedding space: BADGE's k-means++ seeding and Core-Set's greedy k-centre.
 
-Chapter: *BALD and BatchBALD* (the batch-diversity problem these two newer baselines address;
-they go beyond the paper, which does not compare with them).
+Chapters: *BALD and BatchBALD* (the batch-diversity problem these two newer baselines address) and
+*Beyond the paper: newer batch methods, and how to compare them honestly* (the paper does not compare
+with them).
 
 Both methods embed the pool with the *deterministic* trained network (dropout off, as both papers
 use it; see :meth:`balance_lite.models.MCDropoutNet.embed`): φ(x) ``[N, D]`` is the input of the

@@ -1,6 +1,7 @@
 r"""EPIG: the expected predictive information gain about a target input distribution (Bickford Smith et al., 2023).
 
-Chapter: *BALD and BatchBALD* (information about the parameters versus about predictions); beyond the paper.
+Chapters: *BALD and BatchBALD* (information about the parameters versus about predictions) and
+*Beyond the paper: newer batch methods, and how to compare them honestly*.
 
 Bickford Smith, Kirsch, Farquhar, Gal, Foster and Rainforth, "Prediction-oriented Bayesian active
 learning" (AISTATS 2023), the definition of EPIG and its Monte-Carlo estimator for classification:

@@ -163,6 +163,18 @@ def tie_rtol(dtype: torch.dtype) -> float:
     return 32.0 * torch.finfo(dtype).eps
 
 
+def check_score_vector(scores: Tensor) -> int:
+    """N, after checking that ``scores`` is a floating-point ``[N]`` tensor (N >= 1) without NaN."""
+    if not isinstance(scores, Tensor) or not scores.is_floating_point():
+        got = scores.dtype if isinstance(scores, Tensor) else type(scores).__name__
+        raise TypeError(f"scores must be a floating-point tensor of shape [N], got {got}")
+    if scores.dim() != 1 or scores.numel() == 0:
+        raise ValueError(f"scores must have shape [N] with N >= 1, got {tuple(scores.shape)}")
+    if bool(torch.isnan(scores).any()):
+        raise ValueError("scores must not contain NaN")
+    return scores.shape[0]
+
+
 def top_b(scores: Tensor, batch_size: int, *, generator: torch.Generator | None = None) -> Selection:
     r"""The ``batch_size`` highest-scoring pool points (top-B selection for one-point scores).
 
@@ -186,14 +198,7 @@ def top_b(scores: Tensor, batch_size: int, *, generator: torch.Generator | None 
         >>> top_b(torch.tensor([0.1, 0.9, 0.4]), 2).indices
         [1, 2]
     """
-    if not isinstance(scores, Tensor) or not scores.is_floating_point():
-        got = scores.dtype if isinstance(scores, Tensor) else type(scores).__name__
-        raise TypeError(f"scores must be a floating-point tensor of shape [N], got {got}")
-    if scores.dim() != 1 or scores.numel() == 0:
-        raise ValueError(f"scores must have shape [N] with N >= 1, got {tuple(scores.shape)}")
-    if bool(torch.isnan(scores).any()):
-        raise ValueError("scores must not contain NaN")
-    N = scores.shape[0]
+    N = check_score_vector(scores)
     B = check_batch_size(batch_size, N)
     check_generator(generator)
     perm = torch.randperm(N, generator=generator, device=rand_device(generator)).to(scores.device)

@@ -1,6 +1,7 @@
 r"""Stochastic batch acquisition: sample a batch from any one-point score (Kirsch et al., TMLR 2023).
 
-Chapter: *BALD and BatchBALD* (top-B versus sampling a batch); beyond the paper.
+Chapters: *BALD and BatchBALD* (top-B versus sampling a batch) and
+*Beyond the paper: newer batch methods, and how to compare them honestly*.
 
 Kirsch, Farquhar, Atighehchian, Jesson, Branchaud-Charron and Gal, "Stochastic Batch Acquisition:
 A Simple Baseline for Deep Active Learning" (TMLR 2023): instead of the B highest scores, draw B
@@ -34,7 +35,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_batch_size, check_choice, check_generator, check_positive_real
-from .selection import Selection, rand_device
+from .selection import Selection, check_score_vector, rand_device
 
 __all__ = ["NO_WEIGHT", "POWER_NEGATIVE_RTOL", "SAMPLING_MODES", "sampling_log_weights", "stochastic_batch"]
 
@@ -51,16 +52,10 @@ NO_WEIGHT = "every point has weight 0 (all scores are 0 under power sampling): t
 
 
 def _check_scores(scores: Tensor) -> int:
-    if not isinstance(scores, Tensor) or not scores.is_floating_point():
-        got = scores.dtype if isinstance(scores, Tensor) else type(scores).__name__
-        raise TypeError(f"scores must be a floating-point tensor of shape [N], got {got}")
-    if scores.dim() != 1 or scores.numel() == 0:
-        raise ValueError(f"scores must have shape [N] with N >= 1, got {tuple(scores.shape)}")
-    if bool(torch.isnan(scores).any()):
-        raise ValueError("scores must not contain NaN")
+    n = check_score_vector(scores)
     if not bool(torch.isfinite(scores).all()):
         raise ValueError("scores must be finite, got +-inf")
-    return scores.shape[0]
+    return n
 
 
 def _ranks(scores: Tensor, generator: torch.Generator | None) -> Tensor:

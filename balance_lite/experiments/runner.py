@@ -80,7 +80,7 @@ def run_unit(spec: dict) -> dict:
     path = Path(spec["out"]) / unit.filename
     records = read_records(path)  # drops (and removes) a half-written last line
     seed = int(spec["seed"]) + unit.trial
-    fingerprint = preset_fingerprint(preset.to_dict())
+    fingerprint = spec.get("fingerprint") or preset_fingerprint(preset.to_dict())
     check_provenance(records, path, seed=seed, fingerprint=fingerprint)
     if is_finished(records):
         return {"unit": unit.filename, "status": "done", "iterations": len(records), "new": 0}
@@ -138,8 +138,8 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
            "git_commit": _git_commit(), "versions": _versions(), "host": platform.node()}
     if old is not None:
         # Notes are prose, and variants, like methods, may grow: neither changes finished results.
-        params = {k: v for k, v in preset.to_dict().items() if k not in FINGERPRINT_IGNORES}
-        old_params = {k: v for k, v in old.get("preset", {}).items() if k not in FINGERPRINT_IGNORES}
+        params = _canonical({k: v for k, v in preset.to_dict().items() if k not in FINGERPRINT_IGNORES})
+        old_params = _canonical({k: v for k, v in old.get("preset", {}).items() if k not in FINGERPRINT_IGNORES})
         if old.get("seed") != seed:
             raise ValueError(f"out {str(out)!r} holds results made with another seed ({old.get('seed')!r}, now "
                              f"{seed!r}); use another --out folder or the same seed")
@@ -153,9 +153,12 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
         methods = list(dict.fromkeys([*old["methods"], *methods]))
         batch_sizes = sorted({*old["batch_sizes"], *batch_sizes})
         trials = max(trials, old["trials"])
+    # A folder keeps the preset its manifest recorded (the same settings, possibly without fields added
+    # since), so that its records' fingerprints stay valid.
+    recorded = old["preset"] if old is not None else preset.to_dict()
     manifest = {
-        "preset": preset.to_dict(),
-        "fingerprint": preset_fingerprint(preset.to_dict()),
+        "preset": recorded,
+        "fingerprint": preset_fingerprint(recorded),
         "seed": seed,
         "methods": list(methods),
         "batch_sizes": list(batch_sizes),
@@ -167,6 +170,16 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
     }
     atomic_write_text(out / "manifest.json", _json(manifest))
     return manifest
+
+
+#: Preset fields added after results were first stored, with the value that means "as before": a
+#: manifest without the field and a preset at that value describe the same settings.
+ADDED_FIELDS = {"initial_per_class": None}
+
+
+def _canonical(params: dict) -> dict:
+    """``params`` with each missing :data:`ADDED_FIELDS` entry at its "as before" value."""
+    return {**ADDED_FIELDS, **params}
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -348,11 +361,11 @@ def run_experiment(
 
 def _run_locked(preset, spec_preset, out, methods, batch_sizes, trials, seed, quick, protocol, device, jobs,
                 executor, data_root, progress, slurm, wait, log) -> list:
-    write_manifest(out, spec_preset, methods=methods, batch_sizes=batch_sizes, trials=trials, seed=seed,
-                   device=device, executor=executor)
+    manifest = write_manifest(out, spec_preset, methods=methods, batch_sizes=batch_sizes, trials=trials, seed=seed,
+                              device=device, executor=executor)
     units = plan_units(methods, batch_sizes, trials)
     base = {"preset": preset, "quick": quick, "protocol": protocol, "seed": seed, "out": str(out.resolve()), "device": device,
-            "data_root": str(data_root) if data_root else None}
+            "data_root": str(data_root) if data_root else None, "fingerprint": manifest["fingerprint"]}
     specs = [{**base, "method": u.method, "batch_size": u.batch_size, "trial": u.trial} for u in units]
     todo = [s for s, u in zip(specs, units) if not is_finished(read_records(out / u.filename, repair=False))]
     log(f"{preset}{' (quick)' if quick else f' ({protocol} protocol)'}: {len(units)} units, {len(units) - len(todo)} already finished, "
