@@ -9,7 +9,7 @@ et al., 2024). Two summaries of a results folder make a comparison harder to foo
 - the **AUBC** of each trial (:func:`~balance_lite.experiments.claims.aubc`: the trapezoid area
   under accuracy over the label counts, divided by the label range, i.e. the mean accuracy over the
   budget), summarised over trials by its median and quartiles (and mean and standard deviation);
-- the **pairwise penalty matrix** of Ash et al. (BADGE, ICLR 2020, Sec. 5): entry ``P[i, j]`` is the
+- the **pairwise penalty matrix** of Ash et al. (BADGE, ICLR 2020): entry ``P[i, j]`` is the
   fraction of label counts at which method i is significantly better than method j, by a two-sided
   paired t-test at level ``alpha`` over the trials (paired by seed: trial t of every method shares
   the split, the initial set and the network seeds). A column sum says how often a method is beaten.
