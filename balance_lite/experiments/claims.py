@@ -38,7 +38,8 @@ import numpy as np
 
 from .results import is_finished, load_results, read_manifest
 
-__all__ = ["CLAIMS_FILE", "Claim", "aubc", "claim_evidence", "format_claims", "load_claims", "paired_aubc"]
+__all__ = ["CLAIMS_FILE", "MIN_PAIRED_TRIALS", "Claim", "aubc", "claim_evidence", "format_claims", "load_claims",
+           "paired_aubc"]
 
 #: The claims file, ``claims.json`` beside this module (one JSON object per claim).
 CLAIMS_FILE = Path(__file__).with_name("claims.json")
@@ -55,7 +56,7 @@ class Claim:
 
     Attributes:
         id: a short name.
-        preset: the preset whose runs test it (see :func:`balance_lite.experiments.get_preset`).
+        preset: the preset whose runs test it (see :func:`~balance_lite.experiments.presets.get_preset`).
         section: the paper's section, figure or table.
         line: the line of the claim in the paper's text (``shared/paper/000_cbe39a03ecf88b15.txt``).
         quote: the paper's own words.

@@ -80,9 +80,9 @@ def aubc_table(source, *, batch_size: int | None = None, metric: str = "accuracy
         metric: the record field the curve is drawn from.
 
     Returns:
-        One dict per method: ``method``, ``trials``, ``labels`` (the label range ``(first, last)``
-        of the area), ``median``, ``q25``, ``q75``, ``mean``, ``std`` (over trials; ``std`` NaN for
-        one trial) and ``aubc`` (the per-trial values ``{trial: value}``).
+        A list with one dict per method, with the keys ``method``, ``trials``, ``labels`` (the label
+        range ``(first, last)`` of the area), ``median``, ``q25``, ``q75``, ``mean``, ``std`` (over
+        trials; ``std`` NaN for one trial) and ``aubc`` (the per-trial values ``{trial: value}``).
 
     Raises:
         ValueError: no finished trials, or a bad ``batch_size`` or ``metric``.
