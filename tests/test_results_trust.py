@@ -62,9 +62,16 @@ def env():
     return {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+def _default_sigint():
+    # A test run started in the background by a shell inherits SIGINT ignored, and Python keeps an
+    # ignored SIGINT ignored: the command under test gets the disposition of an interactive terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(args, **kw):
     return subprocess.Popen([sys.executable, "-m", "balance_lite.cli", *map(str, args)], env=env(), cwd=REPO,
-                            stdout=kw.pop("stdout", subprocess.PIPE), stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=kw.pop("stdout", subprocess.PIPE), stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint, **kw)
 
 
 def comparable(path):
