@@ -295,13 +295,21 @@ class PartitionStrategy(_PairStrategy):
 # ---- beyond the paper: stochastic batches (Kirsch et al., TMLR 2023) and EPIG (Bickford Smith et al., 2023) ----
 
 
-def _check_sampling(mode: str, beta: float) -> None:
-    check_choice(mode, "mode", acquisition.SAMPLING_MODES)
-    check_positive_real(beta, "beta")
+@dataclass(repr=False)
+class _Sampling:
+    """The stochastic-batch parameters ``mode`` and ``beta``, mixed into a strategy before its base class."""
+
+    mode: str = "power"
+    beta: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()  # the strategy base class's checks
+        check_choice(self.mode, "mode", acquisition.SAMPLING_MODES)
+        check_positive_real(self.beta, "beta")
 
 
 @dataclass(repr=False)
-class PowerScoreStrategy(ScoreStrategy):
+class PowerScoreStrategy(_Sampling, ScoreStrategy):
     """A stochastic batch of a one-point score (Kirsch et al., TMLR 2023); with BALD and ``"power"``, PowerBALD.
 
     Args:
@@ -313,20 +321,13 @@ class PowerScoreStrategy(ScoreStrategy):
         beta: the coldness (1 in the paper).
     """
 
-    mode: str = "power"
-    beta: float = 1.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_sampling(self.mode, self.beta)
-
     def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
         return acquisition.select_power_scores(predictions, batch_size, score_fn=self.score_fn, mode=self.mode,
                                                beta=self.beta, generator=generator)
 
 
 @dataclass(repr=False)
-class PowerBalanceStrategy(_PairStrategy):
+class PowerBalanceStrategy(_Sampling, _PairStrategy):
     """PowerBALanCe: a stochastic batch of BALanCe scores (Eq. 3), tau as for :class:`BalanceStrategy`.
 
     Kirsch et al. (TMLR 2023) sampling applied to BALanCe; with no edge left every score is 0 and
@@ -342,13 +343,6 @@ class PowerBalanceStrategy(_PairStrategy):
     """
 
     name: ClassVar[str] = "power-balance"
-    mode: str = "power"
-    beta: float = 1.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_sampling(self.mode, self.beta)
-
     def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
         return acquisition.select_power_balance(predictions, batch_size, tau=self.resolve_tau(val_error),
                                                 mode=self.mode, beta=self.beta, generator=generator)
@@ -395,7 +389,7 @@ class EPIGStrategy(Strategy):
 
 
 @dataclass(repr=False)
-class PowerEPIGStrategy(EPIGStrategy):
+class PowerEPIGStrategy(_Sampling, EPIGStrategy):
     """PowerEPIG: a stochastic batch of EPIG scores (Kirsch et al., TMLR 2023; Bickford Smith et al., 2023).
 
     Args:
@@ -407,13 +401,6 @@ class PowerEPIGStrategy(EPIGStrategy):
     """
 
     name: ClassVar[str] = "power-epig"
-    mode: str = "power"
-    beta: float = 1.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_sampling(self.mode, self.beta)
-
     def select(self, predictions, batch_size, *, val_error, generator) -> Selection:
         return acquisition.select_power_epig(predictions, batch_size, mode=self.mode, beta=self.beta,
                                              generator=generator)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import is_finished, load_results, read_manifest
+from .results import finished_only, load_results, read_manifest
 
 __all__ = ["CLAIMS_FILE", "MIN_PAIRED_TRIALS", "Claim", "aubc", "claim_evidence", "format_claims", "load_claims",
            "paired_aubc"]
@@ -159,8 +159,7 @@ def claim_evidence(claim: Claim, results: dict, manifest: dict | None) -> dict:
                 "rows": []}
     methods = (claim.method, *claim.others) if claim.kind != "values" else tuple(claim.values)
     # Only finished units are evidence: a unit still running would cut every curve short.
-    results = {key: done for key, trials in results.items()
-               if (done := {t: r for t, r in trials.items() if is_finished(r)})}
+    results = finished_only(results)
     missing = [(m, b) for m in methods for b in claim.batch_sizes if (m, b) not in results]
     rows, wins, pairs = [], [], []
     for b in claim.batch_sizes:

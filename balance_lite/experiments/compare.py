@@ -37,7 +37,7 @@ from scipy import stats
 
 from ..metrics import METRICS
 from .claims import aubc
-from .results import is_finished, load_results
+from .results import finished_only, load_results
 
 __all__ = ["PenaltyMatrix", "aubc_table", "compare_report", "format_aubc_table", "format_penalty_matrix",
            "paired_t_better", "penalty_matrix"]
@@ -45,8 +45,7 @@ __all__ = ["PenaltyMatrix", "aubc_table", "compare_report", "format_aubc_table",
 
 def _finished(source) -> dict:
     results = load_results(source) if isinstance(source, (str, os.PathLike)) else source
-    return {key: done for key, trials in results.items()
-            if (done := {t: r for t, r in trials.items() if is_finished(r)})}
+    return finished_only(results)
 
 
 def _pick(results: dict, batch_size: int | None) -> tuple[int, dict[str, dict[int, list[dict]]]]:

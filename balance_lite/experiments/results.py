@@ -49,6 +49,7 @@ __all__ = [
     "append_record",
     "check_provenance",
     "atomic_write_text",
+    "finished_only",
     "is_finished",
     "load_results",
     "lock_folder",
@@ -253,6 +254,12 @@ def preset_fingerprint(preset: dict) -> str:
 def is_finished(records: list[dict]) -> bool:
     """True when the last record acquired nothing: the run reached its budget."""
     return bool(records) and not records[-1].get("selected")
+
+
+def finished_only(results: dict[tuple[str, int], dict[int, list[dict]]]) -> dict[tuple[str, int], dict[int, list[dict]]]:
+    """:func:`load_results`'s output keeping only finished trials (:func:`is_finished`), and the units that have one."""
+    return {key: done for key, trials in results.items()
+            if (done := {t: r for t, r in trials.items() if is_finished(r)})}
 
 
 def load_results(folder: str | os.PathLike) -> dict[tuple[str, int], dict[int, list[dict]]]:
