@@ -22,7 +22,7 @@ def test_every_claim_names_a_preset_methods_and_batch_sizes_that_exist():
         preset = get_preset(c.preset)
         assert c.preset in PRESETS and set(c.batch_sizes) <= set(preset.batch_sizes), c.id
         methods = {c.method, *c.others, *c.values}
-        assert methods <= set(available()), c.id
+        assert methods <= set(available()) | set(preset.variants), c.id
         assert c.quote and c.section and c.line > 0
 
 
@@ -117,6 +117,63 @@ def test_only_finished_units_count_and_a_verdict_needs_three_paired_trials(tmp_p
     row = next(r for r in ev["rows"] if r["method"] == "batch-balance")
     assert row["trials"] == 3 and row["aubc"][0] == pytest.approx(aubc([{"labels": 20 + 10 * i, "accuracy": a}
                                                                          for i, a in enumerate(good)]))
+
+
+def test_similar_claims_compare_the_median_paired_difference_with_the_tolerance(tmp_path):
+    from balance_lite.experiments import load_results, read_manifest
+
+    base = [0.5, 0.7, 0.8]
+    folder = write_folder(tmp_path / "r", "dry-bean", {
+        ("batch-balance", 10): [base] * 3,
+        ("random", 10): [[a - 0.004 for a in base], [a + 0.002 for a in base], [a - 0.03 for a in base]],
+        ("bald", 10): [[a - 0.02 for a in base]] * 3,
+    })
+    results, manifest = load_results(folder), read_manifest(folder)
+    close = claim(kind="similar", tolerance=0.005)
+    ev = claim_evidence(close, results, manifest)
+    assert ev["verdict"] == "confirmed"  # differences +0.004, -0.002, +0.03: median 0.004
+    row = next(r for r in ev["rows"] if r["method"] == "random")
+    assert row["difference"] == pytest.approx((0.004, -0.002, 0.03))
+    assert claim_evidence(claim(kind="similar", tolerance=0.003), results, manifest)["verdict"] == "not confirmed"
+    assert claim_evidence(claim(kind="similar", tolerance=0.005, others=("random", "bald")), results,
+                          manifest)["verdict"] == "not confirmed"
+    assert "minus this" in format_claims(folder, [Claim(**{**close.__dict__, "id": "s"})])
+    with pytest.raises(ValueError, match="tolerance"):
+        claim(kind="similar")
+
+
+def test_fallback_claims_count_acquisitions_without_edges_above_the_accuracy_threshold(tmp_path):
+    from balance_lite.experiments import load_results, read_manifest
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"preset": get_preset("dry-bean").to_dict()}))
+    # accuracy per iteration and the edges its acquisition found (the last record acquires nothing)
+    trials = {0: [(0.80, 5), (0.87, 2), (0.89, 0), (0.90, 0), (0.91, None)],
+              1: [(0.82, 4), (0.88, 0), (0.89, 1), (0.90, 0), (0.92, None)],
+              2: [(0.70, 0), (0.86, 3), (0.89, 0), (0.91, 0), (0.93, None)]}
+    for t, rows in trials.items():
+        for i, (acc, edges) in enumerate(rows):
+            append_record(folder / unit_filename("batch-balance", 10, t),
+                          {"labels": 20 + 10 * i, "accuracy": acc, "num_edges": edges, "macro_auc": 0.9, "macro_f1": 0.5, "nll": 1.0,
+                           "selected": [] if edges is None else list(range(10 * i, 10 * i + 10))})
+    results, manifest = load_results(folder), read_manifest(folder)
+    fb = claim(kind="fallback", others=(), threshold=0.88)
+    ev = claim_evidence(fb, results, manifest)
+    row = ev["rows"][0]
+    assert row["above"] == (6, 7) and row["below"] == (1, 5) and row["first_no_edge"] == [40, 30, 20]
+    assert ev["verdict"] == "confirmed"
+    assert claim_evidence(claim(kind="fallback", others=(), threshold=0.95), results,
+                          manifest)["verdict"] == "not run here"  # no acquisition at that accuracy
+    assert claim_evidence(claim(kind="fallback", others=(), threshold=0.75), results,
+                          manifest)["verdict"] == "not confirmed"  # 6 of 11 above, but 1 of 1 below
+    assert claim_evidence(claim(kind="fallback", others=(), threshold=0.69), results,
+                          manifest)["verdict"] == "confirmed"  # 7 of 12 above; nothing below
+    assert claim_evidence(claim(kind="fallback", others=(), threshold=0.85, method="random"), results,
+                          manifest)["verdict"] == "not run here"
+    assert "first label count with no edge" in format_claims(folder, [fb])
+    with pytest.raises(ValueError, match="threshold"):
+        claim(kind="fallback", threshold=1.5)
 
 
 def test_claims_report_from_the_cli(tmp_path, capsys):

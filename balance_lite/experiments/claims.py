@@ -7,24 +7,32 @@ with its section and line in the paper's text. A claim compares methods on one p
 
 - ``better``: ``method`` does better than each of ``others``;
 - ``worse``: ``method`` does worse than each of ``others``;
-- ``values``: the paper's numbers (Table 2), set beside ours at the label counts ``at``.
+- ``values``: the paper's numbers (Table 2), set beside ours at the label counts ``at``;
+- ``similar``: ``method`` and each of ``others`` do about equally well ("robust to tau"): the median
+  over paired trials of the AUBC difference is within ``tolerance`` of zero for every other method;
+- ``fallback``: ``method`` stops cutting edges once the test accuracy reaches ``threshold`` (Sec. 4.2's
+  explanation of tau = 0.3: every pair of hypotheses falls in one class, every score is zero, and
+  BALanCe picks at random): among the acquisitions made at accuracy ``>= threshold``, more than half
+  found no edge (``num_edges == 0``), and a larger share than below the threshold.
 
 The evidence for a comparison is computed per trial, paired by seed (trial t of every method uses
 the same split, initial set and seeds): the normalised area under the learning curve (AUBC: the
 trapezoid area of accuracy over the label counts, divided by the label range, so it is the mean
-accuracy over the budget), and the fraction of trials in which ``method``'s AUBC beats the other's.
+accuracy over the budget), and the fraction of trials in which ``method``'s AUBC beats the other's (for ``similar``, the median of
+the paired differences).
 Only finished units count, and every AUBC of a claim runs up to the label count that all of its
 finished trials reached. The verdict is **confirmed** when ``method`` wins (for ``worse``: loses) in
 more than half of the paired trials against every other method, **not confirmed** otherwise, and
 **not run here** when the folder lacks a method or a batch size, holds fewer than
-:data:`MIN_PAIRED_TRIALS` finished paired trials, or holds another preset. It is a plain, stated rule, not a
+:data:`MIN_PAIRED_TRIALS` finished paired trials, or holds another preset (for ``fallback``: when no
+acquisition was made at accuracy ``>= threshold``). It is a plain, stated rule, not a
 significance test: with 3 to 6 trials no test would have much power, and the numbers are printed
 beside every verdict.
 
 Example:
     >>> claims = load_claims()
     >>> sorted({c.kind for c in claims})
-    ['better', 'values', 'worse']
+    ['better', 'fallback', 'similar', 'values', 'worse']
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ __all__ = ["CLAIMS_FILE", "MIN_PAIRED_TRIALS", "Claim", "aubc", "claim_evidence"
 #: The claims file, ``claims.json`` beside this module (one JSON object per claim).
 CLAIMS_FILE = Path(__file__).with_name("claims.json")
 
-_KINDS = ("better", "worse", "values")
+_KINDS = ("better", "worse", "values", "similar", "fallback")
 
 #: A comparison needs at least this many finished trials of both methods, paired by seed.
 MIN_PAIRED_TRIALS = 3
@@ -60,12 +68,14 @@ class Claim:
         section: the paper's section, figure or table.
         line: the line of the claim in the paper's text (``shared/paper/000_cbe39a03ecf88b15.txt``).
         quote: the paper's own words.
-        kind: ``"better"``, ``"worse"`` or ``"values"``.
+        kind: ``"better"``, ``"worse"``, ``"values"``, ``"similar"`` or ``"fallback"``.
         method: the method the claim is about.
         others: the methods it is compared with.
         batch_sizes: the batch sizes it is about.
         at: label counts at which to print the medians (and, for ``values``, the paper's numbers).
         values: for ``values``: ``{method: [[mean, std] per label count of at]}`` as the paper prints them.
+        tolerance: for ``similar``: the largest median AUBC difference (accuracy units) called equal.
+        threshold: for ``fallback``: the test accuracy from which the claim says no edge is left.
     """
 
     id: str
@@ -79,10 +89,16 @@ class Claim:
     batch_sizes: tuple[int, ...]
     at: tuple[int, ...] = ()
     values: dict = field(default_factory=dict)
+    tolerance: float | None = None
+    threshold: float | None = None
 
     def __post_init__(self):
         if self.kind not in _KINDS:
             raise ValueError(f"claim {self.id!r}: kind must be one of {_KINDS}, got {self.kind!r}")
+        if self.kind == "similar" and not (self.tolerance is not None and self.tolerance > 0):
+            raise ValueError(f"claim {self.id!r}: a 'similar' claim needs a positive tolerance, got {self.tolerance!r}")
+        if self.kind == "fallback" and not (self.threshold is not None and 0 < self.threshold < 1):
+            raise ValueError(f"claim {self.id!r}: a 'fallback' claim needs a threshold in (0, 1), got {self.threshold!r}")
 
 
 def load_claims(path: str | os.PathLike | None = None) -> list[Claim]:
@@ -160,6 +176,8 @@ def claim_evidence(claim: Claim, results: dict, manifest: dict | None) -> dict:
     methods = (claim.method, *claim.others) if claim.kind != "values" else tuple(claim.values)
     # Only finished units are evidence: a unit still running would cut every curve short.
     results = finished_only(results)
+    if claim.kind == "fallback":
+        return _fallback_evidence(claim, results)
     missing = [(m, b) for m in methods for b in claim.batch_sizes if (m, b) not in results]
     rows, wins, pairs = [], [], []
     for b in claim.batch_sizes:
@@ -178,8 +196,13 @@ def claim_evidence(claim: Claim, results: dict, manifest: dict | None) -> dict:
                 row["aubc"] = tuple(np.percentile([aubc(t, upto=upto) for t in trials.values()], [50, 25, 75]).tolist())
             if m != claim.method and claim.kind != "values" and (claim.method, b) in results:
                 mine, theirs = paired_aubc(results[(claim.method, b)], trials, upto=upto)
-                won = float(np.mean(mine > theirs)) if claim.kind == "better" else float(np.mean(mine < theirs))
-                row["wins"] = (won, len(mine))
+                if claim.kind == "similar":
+                    d = mine - theirs
+                    row["difference"] = (float(np.median(d)), float(d.min()), float(d.max())) if len(d) else None
+                    won = float(abs(np.median(d)) <= claim.tolerance) if len(d) else 0.0
+                else:
+                    won = float(np.mean(mine > theirs)) if claim.kind == "better" else float(np.mean(mine < theirs))
+                    row["wins"] = (won, len(mine))
                 wins.append(won)
                 pairs.append(len(mine))
             rows.append(row)
@@ -191,11 +214,47 @@ def claim_evidence(claim: Claim, results: dict, manifest: dict | None) -> dict:
     if min(pairs) < MIN_PAIRED_TRIALS:
         return {"verdict": "not run here", "why": f"fewer than {MIN_PAIRED_TRIALS} finished paired trials "
                 f"(least: {min(pairs)})", "rows": rows}
+    if claim.kind == "similar":
+        ok = all(w == 1.0 for w in wins)
+        return {"verdict": "confirmed" if ok else "not confirmed",
+                "why": f"median paired AUBC difference within {claim.tolerance:g} of every other method"
+                + ("" if ok else ": not for every one"), "rows": rows}
     verb = "beats" if claim.kind == "better" else "loses to"
     ok = all(w > 0.5 for w in wins)
     return {"verdict": "confirmed" if ok else "not confirmed",
             "why": f"{claim.method} {verb} each other method in more than half of the paired trials"
             + ("" if ok else ": not against every one"), "rows": rows}
+
+
+def _fallback_evidence(claim: Claim, results: dict) -> dict:
+    """``fallback`` claims: how often an acquisition found no edge, at accuracy above and below the threshold."""
+    rows, missing = [], []
+    for b in claim.batch_sizes:
+        trials = results.get((claim.method, b))
+        if not trials:
+            missing.append(f"{claim.method} B={b}")
+            continue
+        # The last record of a finished unit acquires nothing; every other record made one acquisition.
+        made = [r for t in trials.values() for r in t if r.get("selected")]
+        above = [r for r in made if float(r["accuracy"]) >= claim.threshold]
+        below = [r for r in made if float(r["accuracy"]) < claim.threshold]
+        no_edge = lambda rs: sum(1 for r in rs if r.get("num_edges") == 0)  # noqa: E731
+        first = [min((int(r["labels"]) for r in t if r.get("num_edges") == 0), default=None) for t in trials.values()]
+        rows.append({"method": claim.method, "batch_size": b, "trials": len(trials),
+                     "above": (no_edge(above), len(above)), "below": (no_edge(below), len(below)),
+                     "first_no_edge": first})
+    if missing:
+        return {"verdict": "not run here", "why": f"no finished results for {', '.join(missing)}", "rows": rows}
+    if min(r["trials"] for r in rows) < MIN_PAIRED_TRIALS:
+        return {"verdict": "not run here", "why": f"fewer than {MIN_PAIRED_TRIALS} finished trials", "rows": rows}
+    if any(r["above"][1] == 0 for r in rows):
+        return {"verdict": "not run here", "why": f"no acquisition was made at accuracy >= {claim.threshold:g}",
+                "rows": rows}
+    share = lambda k, n: k / n if n else 0.0  # noqa: E731
+    ok = all(share(*r["above"]) > 0.5 and share(*r["above"]) > share(*r["below"]) for r in rows)
+    return {"verdict": "confirmed" if ok else "not confirmed",
+            "why": f"acquisitions with no edge: more than half of those at accuracy >= {claim.threshold:g}, and a larger "
+            "share than below it" + ("" if ok else ": not so"), "rows": rows}
 
 
 def _q(t) -> str:
@@ -223,9 +282,19 @@ def format_claims(folder: str | os.PathLike, claims: list[Claim] | None = None) 
                   f"{c.section}, line {c.line}. Verdict: **{ev['verdict']}** ({ev['why']}).", ""]
         if not ev["rows"]:
             continue
+        if c.kind == "fallback":
+            lines += ["| method | B | trials | no edge, accuracy >= threshold | no edge, below | first label count "
+                      "with no edge, per trial |", "|---|---|---|---|---|---|"]
+            lines += [f"| {r['method']} | {r['batch_size']} | {r['trials']} | {r['above'][0]} of {r['above'][1]} | "
+                      f"{r['below'][0]} of {r['below'][1]} | {', '.join(str(f) if f is not None else 'never' for f in r['first_no_edge'])} |"
+                      for r in ev["rows"]]
+            lines.append("")
+            continue
         head = ["method", "B", "trials", *(f"accuracy at {n}" for n in c.at)]
         if c.kind == "values":
             head += [f"paper at {n}" for n in c.at]
+        elif c.kind == "similar":
+            head += ["AUBC median [q25, q75]", f"AUBC of {c.method} minus this: median [min, max]"]
         else:
             head += ["AUBC median [q25, q75]", f"{c.method} wins"]
         lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
@@ -238,7 +307,11 @@ def format_claims(folder: str | os.PathLike, claims: list[Claim] | None = None) 
                 cells += [f"{m:.3f} ± {s:.3f}" for m, s in c.values.get(row["method"], [])]
             else:
                 cells.append(_q(row["aubc"]) if "aubc" in row else "-")
-                cells.append(f"{row['wins'][0]:.0%} of {row['wins'][1]}" if "wins" in row else "")
+                if c.kind == "similar":
+                    cells.append(f"{row['difference'][0]:+.4f} [{row['difference'][1]:+.4f}, {row['difference'][2]:+.4f}]"
+                                 if row.get("difference") else "")
+                else:
+                    cells.append(f"{row['wins'][0]:.0%} of {row['wins'][1]}" if "wins" in row else "")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
