@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import ArrayDataset, Splits, dataset_spec, images, uci
+from ..data import ArrayDataset, Splits, dataset_spec, images, load, uci
 from ..data.splits import balanced_initial
 from ..models import build_model
 from ..strategies import STRATEGIES, Strategy, get_strategy
@@ -112,6 +112,18 @@ class Preset:
         return dataclasses.replace(splits, initial=initial, description=f"{splits.description} Initial set: "
                                    f"{self.initial_per_class} per class (seed {seed}).")
 
+    def trial_splits(self, seed: int, *, root=None) -> Splits:
+        """The splits a run of this preset uses for the trial of ``seed``: loaded, shrunk, initial set.
+
+        :func:`balance_lite.data.load` of :attr:`dataset`, :func:`shrink` to :attr:`sizes`, then
+        :meth:`with_initial`: the records' ``selected`` positions index this pool (and its
+        ``origin``, for a repeated pool).
+        """
+        splits = load(self.dataset, root=root, seed=seed)
+        if self.sizes:
+            splits = shrink(splits, self.sizes, seed)
+        return self.with_initial(splits, seed)
+
     def quick_variant(self) -> "Preset":
         """The same experiment, small: the preset's ``quick`` fields replace its own."""
         if self.is_quick:
@@ -180,7 +192,8 @@ def shrink(splits: Splits, sizes: dict, seed: int) -> Splits:
 
     Returns:
         New :class:`~balance_lite.data.Splits`; ``initial`` holds the same examples at their new
-        positions. Where D̄pool is the pool itself (the tabular sets), it stays the (shrunk) pool.
+        positions, and ``origin`` (a repeated pool's) the original image of each kept point. Where
+        D̄pool is the pool itself (the tabular sets), it stays the (shrunk) pool.
 
     Raises:
         ValueError: an unknown part, or a pool size smaller than the initial set.
@@ -191,6 +204,7 @@ def shrink(splits: Splits, sizes: dict, seed: int) -> Splits:
     rng = np.random.default_rng([seed, 7])
     parts = {}
     initial = list(splits.initial)
+    origin = splits.origin
     for part in ("pool", "holdout", "val", "test"):
         if part == "holdout" and splits.holdout is splits.pool:
             continue
@@ -206,6 +220,7 @@ def shrink(splits: Splits, sizes: dict, seed: int) -> Splits:
             chosen = np.concatenate([initial, rng.choice(others, keep - len(initial), replace=False)]).astype(np.int64)
             chosen.sort()
             initial = np.searchsorted(chosen, initial).tolist()
+            origin = None if origin is None else origin[chosen]
         else:
             chosen = np.sort(rng.choice(n, keep, replace=False))
         idx = torch.from_numpy(chosen)
@@ -213,7 +228,7 @@ def shrink(splits: Splits, sizes: dict, seed: int) -> Splits:
     if splits.holdout is splits.pool:
         parts["holdout"] = parts["pool"]
     kept = ", ".join(f"{p} {len(parts[p])}" for p in ("pool", "holdout", "val", "test"))
-    return dataclasses.replace(splits, **parts, initial=initial,
+    return dataclasses.replace(splits, **parts, initial=initial, origin=origin,
                                description=f"{splits.description} Subset (seed {seed}): {kept}.")
 
 
