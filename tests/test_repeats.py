@@ -120,3 +120,71 @@ def test_a_tiny_repeated_pool_keeps_its_origin_through_a_subset():
     batch = np.flatnonzero(small.origin == image).tolist()
     r = batch_redundancy(batch, small.origin, labels=small.pool.y)
     assert count >= 2 and r.max_copies == count == r.size and r.distinct_images == 1 and r.max_per_class == count
+
+
+def test_shrink_by_images_keeps_every_copy_of_the_kept_images():
+    rep = data.load("repeated-digits", seed=1)
+    n = len(rep.pool) // 3
+    small = shrink(rep, {"images": 50, "val": 100}, seed=2)
+    assert len(small.pool) == 150 and len(small.val) == 100
+    kept = np.unique(small.origin)
+    assert len(kept) == 50 and set(kept) >= set(rep.origin[rep.initial].tolist())
+    assert Counter(small.origin.tolist()) == {int(i): 3 for i in kept}  # all three copies of each
+    assert torch.equal(small.pool.x[small.initial], rep.pool.x[rep.initial])
+    assert torch.equal(small.pool.y, rep.pool.y[np.flatnonzero(np.isin(rep.origin, kept))])
+    assert "every copy of 50 original images" in small.description
+    # a pool that is not repeated: images are points
+    plain = shrink(data.load("digits", seed=1), {"images": 60}, seed=2)
+    assert len(plain.pool) == 60 and plain.origin is None
+    assert shrink(rep, {"images": n}, seed=2).pool is rep.pool
+    with pytest.raises(ValueError, match="sizes\\['images'\\] must be at least the initial set's size 20"):
+        shrink(rep, {"images": 10}, seed=0)
+    with pytest.raises(ValueError, match="at most one of 'pool'"):
+        shrink(rep, {"images": 50, "pool": 100}, seed=0)
+
+
+def test_candidate_subset_draws_points_or_whole_images():
+    from balance_lite.loop import candidate_subset
+
+    g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    candidates = list(range(1, 12))
+    points = candidate_subset(candidates, 4, None, g())
+    assert len(points) == 4 and points == sorted(points) and set(points) <= set(candidates)
+    assert candidate_subset(candidates, 20, None, g()) == candidates
+    origin = repeat_origin(4, 3)  # images 0..3 at i, 4 + i, 8 + i; position 0 (image 0) is labeled
+    grouped = candidate_subset(candidates, 2, origin, g())
+    images = set(origin[grouped].tolist())
+    assert len(images) == 2 and grouped == [c for c in candidates if origin[c] in images]
+    assert candidate_subset(candidates, 4, origin, g()) == candidates
+    assert candidate_subset(candidates, 2, origin, g()) == grouped  # seeded
+
+
+def test_the_loop_scores_every_copy_of_the_drawn_images():
+    from functools import partial
+
+    from balance_lite.experiments import get_preset
+    from balance_lite.loop import run_active_learning
+    from balance_lite.models import build_model
+    from balance_lite.strategies import get_strategy
+
+    rep = data.load("repeated-digits", seed=0)
+    factory = partial(build_model, "repeated-digits", rep.input_shape, rep.num_classes)
+    seen = []
+
+    class Spy(get_strategy("random").__class__):
+        def predict(self, model, pool_x, holdout_x, *, generator):
+            seen.append(pool_x.clone())
+            return super().predict(model, pool_x, holdout_x, generator=generator)
+
+    result = run_active_learning(rep, factory, Spy(), batch_size=5, budget=30, eval_samples=2, candidates=40,
+                                 train_config=get_preset("digits", quick=True).train_config())
+    labeled = list(rep.initial)
+    for scored, record in zip(seen, result.records):
+        # the scored inputs are every unlabeled copy of 40 original images
+        rows = {bytes(x.numpy().tobytes()): i for i, x in enumerate(rep.pool.x)}
+        positions = [rows[bytes(x.numpy().tobytes())] for x in scored]
+        images = set(rep.origin[positions].tolist())
+        assert len(images) == 40
+        assert positions == [i for i in range(len(rep.pool)) if rep.origin[i] in images and i not in labeled]
+        assert set(record.selected) <= set(positions)
+        labeled += record.selected
