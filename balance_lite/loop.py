@@ -267,8 +267,8 @@ def candidate_subset(candidates: list[int], size: int, origin: np.ndarray | None
         size: without ``origin``, keep this many of them; with it (a repeated pool), keep every
             unlabeled copy of this many original images, drawn among those with an unlabeled copy,
             so that the duplicates stay among the candidates.
-        origin: ``[len(pool)]`` the original image of each pool position (:attr:`Splits.origin
-            <balance_lite.data.Splits.origin>`), or None.
+        origin: ``[len(pool)]`` the original image of each pool position (``origin`` of
+            :class:`~balance_lite.data.Splits`), or None.
         generator: draws the subset (nothing is drawn when every candidate is kept).
 
     Returns:

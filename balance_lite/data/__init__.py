@@ -17,4 +17,5 @@ from .splits import ArrayDataset, Splits
 from .verify import DataFileError
 
 __all__ = ["ArrayDataset", "BatchRedundancy", "DATASETS", "DataFileError", "DatasetNotAvailableError", "DatasetSpec",
-           "Splits", "available", "batch_redundancy", "data_root", "dataset_spec", "load", "repeat_origin", "repeat_pool"]
+           "Splits", "available", "batch_redundancy", "data_root", "dataset_spec", "load", "repeat_origin",
+           "repeat_pool"]

@@ -1,4 +1,4 @@
-"""MNIST, Repeated-MNIST (and its repetition counts of Table 2), Fashion-MNIST, EMNIST and imbalanced MNIST through torchvision.
+"""MNIST, Repeated-MNIST (and Table 2's repetition counts), Fashion-MNIST, EMNIST, imbalanced MNIST (torchvision).
 
 Chapter: *The data sets and their splits*.
 

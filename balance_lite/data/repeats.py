@@ -123,8 +123,8 @@ def batch_redundancy(selected, origin, *, labels=None, labeled=None) -> BatchRed
 
     Args:
         selected: ``[B]`` pool positions of one batch (e.g. an iteration record's ``selected``).
-        origin: ``[N]`` the original image of every pool position (:attr:`Splits.origin
-            <balance_lite.data.Splits.origin>`, or :func:`repeat_origin`).
+        origin: ``[N]`` the original image of every pool position (``origin`` of
+            :class:`~balance_lite.data.Splits`, or :func:`repeat_origin`).
         labels: optional ``[N]`` class of every pool position (e.g. ``splits.pool.y``).
         labeled: optional pool positions labeled before this batch (the initial set and earlier
             batches): their originals count towards ``already_labeled``.
@@ -151,7 +151,8 @@ def batch_redundancy(selected, origin, *, labels=None, labeled=None) -> BatchRed
     if picks.size == 0:
         raise ValueError("selected must hold at least one pool position, got none")
     if np.unique(picks).size != picks.size:
-        raise ValueError(f"selected must hold distinct pool positions (a batch never picks one twice), got {picks.tolist()}")
+        raise ValueError(f"selected must hold distinct pool positions (a batch never picks one twice), "
+                         f"got {picks.tolist()}")
     images, counts = np.unique(origin[picks], return_counts=True)
     already = 0
     if labeled is not None:

@@ -47,8 +47,8 @@ class Splits:
         description: where the data came from and how it was split.
         origin: for a repeated pool (Repeated-MNIST, repeated digits), ``[len(pool)]`` int64: the
             position in the base pool of the image each pool point is a noisy copy of (see
-            :mod:`balance_lite.data.repeats`); None where every pool point is its own image.
-            :meth:`pool_origin` gives it for any pool.
+            :func:`~balance_lite.data.repeat_pool`); None where every pool point is its own image.
+            ``pool_origin()`` gives it for any pool.
     """
 
     name: str

@@ -192,7 +192,7 @@ def shrink(splits: Splits, sizes: dict, seed: int) -> Splits:
         sizes: the most points to keep per part, e.g. ``{"pool": 2000, "test": 1000}``; a part not
             named, or with fewer points, is kept whole. ``"images"`` instead of ``"pool"`` keeps
             that many original images of a repeated pool, each with every copy of it (see
-            :attr:`Splits.origin <balance_lite.data.Splits.origin>`), so the duplicates stay.
+            ``origin`` of :class:`~balance_lite.data.Splits`), so the duplicates stay.
         seed: seeds the subsets.
 
     Returns:
