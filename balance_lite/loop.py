@@ -45,7 +45,8 @@ from .strategies import Strategy, get_strategy
 from .train import (TrainConfig, TrainResult, cpu_threads, default_threads, train_config_for, train_model,
                     val_accuracy)
 
-__all__ = ["ActiveLearningResult", "IterationRecord", "IterationSeeds", "iteration_seeds", "run_active_learning"]
+__all__ = ["ActiveLearningResult", "IterationRecord", "IterationSeeds", "candidate_subset", "iteration_seeds",
+           "run_active_learning"]
 
 _PURPOSES = {"init": 0, "train": 1, "evaluate": 2, "acquire": 3}
 
@@ -194,7 +195,8 @@ def run_active_learning(
             on the CPU, torch's setting otherwise (see :func:`balance_lite.train.default_threads`).
         candidates: if set, each iteration scores only a random subset of this many unlabeled pool
             points (drawn from the iteration's acquisition seed), as Gal et al. (2017) did to save
-            compute; None scores the whole pool.
+            compute; for a repeated pool (``dataset.origin`` set), every unlabeled copy of this many
+            random original images instead (see :func:`candidate_subset`). None scores the whole pool.
 
     Returns:
         An :class:`ActiveLearningResult` holding ``resume``'s records followed by the new ones.
@@ -256,6 +258,36 @@ def run_active_learning(
     return ActiveLearningResult(records, labeled)
 
 
+def candidate_subset(candidates: list[int], size: int, origin: np.ndarray | None,
+                     generator: torch.Generator) -> list[int]:
+    """The unlabeled pool positions one iteration scores when it scores a random subset.
+
+    Args:
+        candidates: the unlabeled pool positions, ascending.
+        size: without ``origin``, keep this many of them; with it (a repeated pool), keep every
+            unlabeled copy of this many original images, drawn among those with an unlabeled copy,
+            so that the duplicates stay among the candidates.
+        origin: ``[len(pool)]`` the original image of each pool position (``origin`` of
+            :class:`~balance_lite.data.Splits`), or None.
+        generator: draws the subset (nothing is drawn when every candidate is kept).
+
+    Returns:
+        The kept positions, ascending.
+    """
+    if origin is None:
+        if size >= len(candidates):
+            return candidates
+        subset = torch.randperm(len(candidates), generator=generator)[:size].sort().values
+        return [candidates[i] for i in subset.tolist()]
+    images_of = origin[np.asarray(candidates, dtype=np.int64)]
+    images = np.unique(images_of)
+    if size >= len(images):
+        return candidates
+    chosen = images[torch.randperm(len(images), generator=generator)[:size].numpy()]
+    keep = np.isin(images_of, chosen)
+    return [c for c, k in zip(candidates, keep.tolist()) if k]
+
+
 def _iteration(t, dataset: Splits, model_factory, strategy: Strategy, labeled: list[int], *, batch_size, budget,
                config, eval_samples, seed, device, num_threads, num_candidates=None) -> IterationRecord:
     seeds = iteration_seeds(seed, t)
@@ -292,9 +324,8 @@ def _iteration(t, dataset: Splits, model_factory, strategy: Strategy, labeled: l
         return record
 
     generator = torch.Generator().manual_seed(seeds.acquire)
-    if num_candidates is not None and num_candidates < len(candidates):
-        subset = torch.randperm(len(candidates), generator=generator)[:num_candidates].sort().values
-        candidates = [candidates[i] for i in subset.tolist()]
+    if num_candidates is not None:
+        candidates = candidate_subset(candidates, num_candidates, dataset.origin, generator)
     pool_x = dataset.pool.x[torch.as_tensor(candidates)]
     holdout_x = dataset.holdout.x if strategy.uses_holdout else None
     extra = {}

@@ -27,8 +27,10 @@ def rows(ds):
 
 
 def test_available_lists_every_paper_dataset():
-    assert data.available() == ["digits", "repeated-digits", "mnist", "repeated-mnist", "fashion-mnist", "emnist-balanced",
-                                "emnist-bymerge", "emnist-byclass", "imbalanced-mnist", "har", "drift", "dry-bean"]
+    assert data.available() == ["digits", "repeated-digits", "mnist", "repeated-mnist", "repeated-mnist-0",
+                                "repeated-mnist-1", "repeated-mnist-2", "repeated-mnist-3", "fashion-mnist",
+                                "emnist-balanced", "emnist-bymerge", "emnist-byclass", "imbalanced-mnist", "har", "drift",
+                                "dry-bean"]
 
 
 def test_unknown_name_is_a_value_error():
@@ -82,6 +84,18 @@ def test_repeated_digits_repeats_the_pool_with_noise():
     assert (d.argmin(1) == torch.arange(50)).float().mean() > 0.95
     assert torch.equal(rep.pool.x, data.load("repeated-digits", seed=2).pool.x)
     assert "repeated 3 times" in rep.description
+    assert rep.origin.tolist() == list(range(n)) * 3 and base.origin is None
+    assert torch.equal(rep.pool.y, base.pool.y[rep.pool_origin()]) and base.pool_origin().tolist() == list(range(n))
+
+
+def test_splits_check_the_origin_array():
+    base = data.load("digits", seed=0)
+    import dataclasses
+
+    with pytest.raises(ValueError, match="origin must be a 1-d integer array with one entry per pool point"):
+        dataclasses.replace(base, origin=np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="origin must be"):
+        dataclasses.replace(base, origin=np.zeros(len(base.pool)))  # floats
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +143,38 @@ def test_repeated_mnist_repeats_the_pool_with_noise(mnist):
     assert not torch.equal(rep.pool.x[:n], rep.pool.x[n:2 * n])
     assert torch.equal(rep.val.x, mnist.val.x) and torch.equal(rep.test.x, mnist.test.x)
     assert max(rep.initial) < n
+
+
+@needs_mnist
+def test_table2_repetition_counts_hold_r_plus_one_copies_of_one_split(mnist):
+    from balance_lite.data.images import TABLE2_REPEATS, repeated_mnist_copies
+
+    n = len(mnist.pool)
+    assert [repeated_mnist_copies(f"repeated-mnist-{r}") for r in TABLE2_REPEATS] == [1, 2, 3, 4]
+    assert repeated_mnist_copies("repeated-mnist") == 3 and repeated_mnist_copies("mnist") is None
+    assert repeated_mnist_copies("repeated-mnist-4") is None
+    largest = data.load("repeated-mnist-3", seed=0)
+    for r in TABLE2_REPEATS:
+        rep = largest if r == 3 else data.load(f"repeated-mnist-{r}", seed=0)
+        assert len(rep.pool) == (r + 1) * n and rep.name == f"repeated-mnist-{r}"
+        assert torch.equal(rep.pool.y, mnist.pool.y.repeat(r + 1))
+        assert rep.origin.tolist() == list(range(n)) * (r + 1)
+        # the copies are the first ones of the largest count: one split, one noise draw per copy
+        assert torch.equal(rep.pool.x, largest.pool.x[: (r + 1) * n])
+        assert rep.initial == mnist.initial and torch.equal(rep.holdout.x, mnist.holdout.x)
+        assert torch.equal(rep.val.x, mnist.val.x) and torch.equal(rep.test.x, mnist.test.x)
+        assert f"pool in {r + 1} copies" in rep.description
+    # repeat 0 is one noisy copy of the MNIST pool, not the MNIST pool itself
+    noise = largest.pool.x[:n] - mnist.pool.x
+    assert abs(float(noise.mean())) < 1e-3 and abs(float(noise.std()) - 0.1) < 1e-3
+
+
+@needs_mnist
+def test_repeat_2_is_repeated_mnist():
+    a, b = data.load("repeated-mnist", seed=1), data.load("repeated-mnist-2", seed=1)
+    for part in ("pool", "holdout", "val", "test"):
+        assert torch.equal(getattr(a, part).x, getattr(b, part).x) and torch.equal(getattr(a, part).y, getattr(b, part).y)
+    assert np.array_equal(a.origin, b.origin) and a.initial == b.initial
 
 
 @needs_mnist

@@ -267,6 +267,25 @@ def test_cpu_protocol_reduces_every_method_alike_and_is_recorded(tmp_path):
         run_digits(out, trials=1, protocol="paper")
 
 
+def test_table2_presets_differ_only_in_their_repetition_count():
+    from balance_lite.experiments.presets import setting_value
+
+    names = [f"table2-repeat{r}" for r in range(4)]
+    assert [setting_value(get_preset(n), "pool_copies") for n in names] == ["1", "2", "3", "4"]
+    assert [get_preset(n).dataset for n in names] == [f"repeated-mnist-{r}" for r in range(4)]
+    assert setting_value(get_preset("repeated-mnist"), "pool_copies") == "3"
+    assert setting_value(get_preset("mnist"), "pool_copies") == "1" and setting_value(get_preset("mnist"), "noise_std") == "0"
+    same = lambda p: {k: v for k, v in p.to_dict().items() if k not in ("name", "dataset", "notes")}  # noqa: E731
+    for protocol in ("paper", "cpu"):
+        assert all(same(get_preset(n, protocol=protocol)) == same(get_preset(names[0], protocol=protocol)) for n in names)
+    paper, cpu = get_preset("table2-repeat2"), get_preset("table2-repeat2", protocol="cpu")
+    assert (paper.batch_sizes, paper.divisor, paper.num_pairs, paper.num_samples, paper.budget) == ((10,), 4.0, 100, 100, 300)
+    assert (paper.candidates, paper.sizes) == (None, {})
+    assert (cpu.budget, cpu.trials, cpu.num_pairs, cpu.num_samples, cpu.candidates) == (130, 3, 20, 20, 2000)
+    assert cpu.sizes == {"holdout": 2000, "val": 2000} and "2,000 random original images" in cpu.cpu_notes
+    assert "pool" not in get_preset("table2-repeat3", quick=True).sizes  # the quick subset keeps whole images
+
+
 def test_method_variants_override_the_presets_parameters():
     mnist = get_preset("mnist")
     fixed = mnist.strategy("batch-balance-tau0.3").params()

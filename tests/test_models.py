@@ -184,7 +184,8 @@ def test_channel_dropout_in_training_drops_whole_channels():
 
 
 def test_factory_knows_every_dataset_and_builds_fresh_networks():
-    expected = {"digits", "repeated-digits", "mnist", "repeated-mnist", "imbalanced-mnist", "fashion-mnist", "emnist-balanced",
+    expected = {"digits", "repeated-digits", "mnist", "repeated-mnist", *(f"repeated-mnist-{r}" for r in range(4)),
+                "imbalanced-mnist", "fashion-mnist", "emnist-balanced",
                 "emnist-bymerge", "emnist-byclass", "har", "drift", "dry-bean"}
     from balance_lite import data
 

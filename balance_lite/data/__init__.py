@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from .download import DatasetNotAvailableError
 from .registry import DATASETS, DatasetSpec, available, data_root, dataset_spec, load
+from .repeats import BatchRedundancy, batch_redundancy, repeat_origin, repeat_pool
 from .splits import ArrayDataset, Splits
 from .verify import DataFileError
 
-__all__ = ["ArrayDataset", "DATASETS", "DataFileError", "DatasetNotAvailableError", "DatasetSpec", "Splits", "available",
-           "data_root", "dataset_spec", "load"]
+__all__ = ["ArrayDataset", "BatchRedundancy", "DATASETS", "DataFileError", "DatasetNotAvailableError", "DatasetSpec",
+           "Splits", "available", "batch_redundancy", "data_root", "dataset_spec", "load", "repeat_origin",
+           "repeat_pool"]

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
+from .repeats import repeat_pool
 from .splits import ArrayDataset, Splits, balanced_initial
 
 #: Held-out sizes for the 1,797 digits: the rest (997) is the pool.
@@ -53,21 +54,22 @@ def load_repeated_digits_splits(seed: int = 0) -> Splits:
     The small-scale analogue of Repeated-MNIST (Kirsch et al., 2019; Sec. 4 of the paper): copy r
     of pool point i sits at position ``r * 997 + i`` and equals it plus its own isotropic
     Gaussian noise (std 0.1 in pixel units). D̄pool, validation, test and the initial labels
-    (positions in the first copy) are those of ``load("digits", seed=seed)``. An acquisition
+    (positions in the first copy) are those of ``load("digits", seed=seed)``; ``origin`` maps
+    every pool position to its point in that split's pool. An acquisition
     function that ignores redundancy spends labels on copies of the same image.
     """
     base = load_digits_splits(seed)
-    generator = torch.Generator().manual_seed(seed)
     x = base.pool.x
-    copies = [x + DIGITS_REPEAT_NOISE_STD * torch.randn(x.shape, generator=generator) for _ in range(DIGITS_REPEATS)]
-    pool = ArrayDataset(torch.cat(copies), base.pool.y.repeat(DIGITS_REPEATS))
+    x_rep, y_rep, origin = repeat_pool(x, base.pool.y, DIGITS_REPEATS, DIGITS_REPEAT_NOISE_STD,
+                                       torch.Generator().manual_seed(seed))
     return dataclasses.replace(
         base,
         name="repeated-digits",
-        pool=pool,
+        pool=ArrayDataset(x_rep, y_rep),
+        origin=origin,
         description=(
             base.description.removesuffix(".")
-            + f"; pool repeated {DIGITS_REPEATS} times ({len(pool)} points, copy r of point i at r * {len(x)} + i), "
+            + f"; pool repeated {DIGITS_REPEATS} times ({len(y_rep)} points, copy r of point i at r * {len(x)} + i), "
             f"each copy with its own isotropic Gaussian noise (std {DIGITS_REPEAT_NOISE_STD})."
         ),
     )

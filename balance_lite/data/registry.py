@@ -27,7 +27,7 @@ import platformdirs
 
 from .digits import load_digits_splits, load_repeated_digits_splits
 from .download import DatasetNotAvailableError
-from .images import image_splits
+from .images import TABLE2_REPEATS, image_splits
 from .splits import Splits
 from .uci import load_drift, load_dry_bean, load_har
 from .verify import verification
@@ -96,6 +96,7 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in [
                 {"lr": 1e-2, "epoch_size": 1024}, "Trains like the digits. " + _DIGITS),
     _images("mnist", "mnist_cnn", _IMAGES),
     _images("repeated-mnist", "mnist_cnn", _IMAGES),
+    *[_images(f"repeated-mnist-{r}", "mnist_cnn", _IMAGES) for r in TABLE2_REPEATS],
     _images("fashion-mnist", "emnist_cnn", "Sec. 4.1: the EMNIST network with 10 outputs. " + _IMAGES),
     _images("emnist-balanced", "emnist_cnn", _IMAGES),
     _images("emnist-bymerge", "emnist_cnn", _IMAGES),

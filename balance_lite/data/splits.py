@@ -5,7 +5,7 @@ Chapter: *The data sets and their splits*.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -45,6 +45,10 @@ class Splits:
         initial: positions in ``pool`` of the initial labeled set (2 per class, or empty).
         num_classes: the number of classes C.
         description: where the data came from and how it was split.
+        origin: for a repeated pool (Repeated-MNIST, repeated digits), ``[len(pool)]`` int64: the
+            position in the base pool of the image each pool point is a noisy copy of (see
+            :func:`~balance_lite.data.repeat_pool`); None where every pool point is its own image.
+            ``pool_origin()`` gives it for any pool.
     """
 
     name: str
@@ -55,6 +59,19 @@ class Splits:
     initial: list[int]
     num_classes: int
     description: str
+    origin: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.origin is not None:
+            origin = np.asarray(self.origin)
+            if origin.shape != (len(self.pool),) or not np.issubdtype(origin.dtype, np.integer):
+                raise ValueError(f"origin must be a 1-d integer array with one entry per pool point, shape "
+                                 f"({len(self.pool)},), got shape {origin.shape} and dtype {origin.dtype}")
+            object.__setattr__(self, "origin", origin.astype(np.int64, copy=False))
+
+    def pool_origin(self) -> np.ndarray:
+        """``[len(pool)]`` int64: :attr:`origin`, or every position its own origin (``arange``) if None."""
+        return self.origin if self.origin is not None else np.arange(len(self.pool), dtype=np.int64)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

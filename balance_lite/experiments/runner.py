@@ -23,11 +23,11 @@ import numpy
 import sklearn
 import torch
 
-from .. import __version__, data
+from .. import __version__
 from ..checks import check_positive_int
 from ..loop import run_active_learning
 from ..models import build_model
-from .presets import DEFAULT_METHODS, Preset, get_preset, shrink
+from .presets import DEFAULT_METHODS, Preset, get_preset
 from .results import (
     FINGERPRINT_IGNORES,
     append_record,
@@ -84,10 +84,7 @@ def run_unit(spec: dict) -> dict:
     check_provenance(records, path, seed=seed, fingerprint=fingerprint)
     if is_finished(records):
         return {"unit": unit.filename, "status": "done", "iterations": len(records), "new": 0}
-    splits = data.load(preset.dataset, root=spec.get("data_root"), seed=seed)
-    if preset.sizes:
-        splits = shrink(splits, preset.sizes, seed)
-    splits = preset.with_initial(splits, seed)
+    splits = preset.trial_splits(seed, root=spec.get("data_root"))
     factory = partial(build_model, preset.dataset, splits.input_shape, splits.num_classes)
     new = []
 
