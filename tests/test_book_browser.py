@@ -114,6 +114,8 @@ def test_page_reads_offline(browser, site, page):
         # Error cells or placeholders must not reach the reader.
         assert tab.locator("div.output.traceback, .output .ansi-red-intense-fg").count() == 0, f"{page}: error output"
         assert "TODO" not in text, f"{page}: placeholder text"
+        # A matplotlib Figure displayed without the inline backend shows as its repr, not as a plot.
+        assert "<Figure size" not in text, f"{page}: a figure printed as text instead of drawn"
 
         if is_notebook(page):
             hrefs = tab.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
