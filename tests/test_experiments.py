@@ -59,6 +59,9 @@ def test_run_writes_records_and_manifest(tmp_path):
     assert manifest["seed"] == 3 and manifest["trials"] == 2 and manifest["methods"] == ["random"]
     run = manifest["runs"][0]
     assert run["device"] == "cpu" and "torch" in run["versions"] and "git_commit" in run
+    # the hardware, and when the command ended, how long it took and whether it finished
+    assert run["hardware"]["cpus"] >= 1 and run["hardware"]["machine"] and "gpu" not in run["hardware"]
+    assert run["ended"] >= run["started"] and run["wall_seconds"] >= 0 and run["interrupted"] is False
     # trial t uses seed base + t: trial 1 of base 3 is trial 0 of base 4
     other = tmp_path / "other"
     run_digits(other, trials=1, seed=4)

@@ -366,8 +366,10 @@ def test_ctrl_c_says_the_run_can_be_resumed_and_the_resume_matches(tmp_path, ref
     assert process.returncode == 130 and err.count("\n") == 1 and "Traceback" not in err, err
     assert "interrupted" in err and "resume" in err
     assert not (out / LOCK_NAME).exists()
+    assert read_manifest(out)["runs"][-1]["interrupted"] is True  # the manifest says the command was stopped
     run_digits(out)
     assert comparable(out / UNIT) == comparable(reference / UNIT)
+    assert read_manifest(out)["runs"][-1]["interrupted"] is False
 
 
 def test_a_closed_stdout_pipe_does_not_stop_the_run(tmp_path, reference):

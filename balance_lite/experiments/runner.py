@@ -15,6 +15,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -114,6 +115,32 @@ def _git_commit() -> str | None:
         return None
 
 
+def _hardware(device) -> dict:
+    """What a run ran on: the machine's architecture, CPU model and count, and the GPU when one is used."""
+    cpu = platform.processor() or None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    hardware = {"machine": platform.machine(), "cpu": cpu, "cpus": os.cpu_count()}
+    if str(device or "cpu").startswith("cuda") and torch.cuda.is_available():
+        hardware["gpu"] = torch.cuda.get_device_name(torch.device(str(device)))
+    return hardware
+
+
+def _record_end(out: Path, started: float, interrupted: bool) -> None:
+    """Add this command's end, wall time and outcome to the last run of ``out``'s manifest."""
+    manifest = read_manifest(out)
+    if not manifest or not manifest.get("runs"):
+        return
+    manifest["runs"][-1].update({
+        "ended": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "interrupted": interrupted})
+    atomic_write_text(out / "manifest.json", _json(manifest))
+
+
 def _versions() -> dict:
     return {"balance_lite": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "scikit-learn": sklearn.__version__, "python": platform.python_version()}
@@ -132,7 +159,7 @@ def write_manifest(out: Path, preset: Preset, *, methods, batch_sizes, trials, s
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     old = read_manifest(out)
     run = {"started": now, "device": str(device or "cpu"), "executor": executor, "command": [str(a) for a in sys.argv],
-           "git_commit": _git_commit(), "versions": _versions(), "host": platform.node()}
+           "git_commit": _git_commit(), "versions": _versions(), "host": platform.node(), "hardware": _hardware(device)}
     if old is not None:
         # Notes are prose, and variants, like methods, may grow: neither changes finished results.
         params = _canonical({k: v for k, v in preset.to_dict().items() if k not in FINGERPRINT_IGNORES})
@@ -358,8 +385,21 @@ def run_experiment(
 
 def _run_locked(preset, spec_preset, out, methods, batch_sizes, trials, seed, quick, protocol, device, jobs,
                 executor, data_root, progress, slurm, wait, log) -> list:
+    started = time.perf_counter()
     manifest = write_manifest(out, spec_preset, methods=methods, batch_sizes=batch_sizes, trials=trials, seed=seed,
                               device=device, executor=executor)
+    finished = False
+    try:
+        statuses = _run_units(preset, out, manifest, methods, batch_sizes, trials, seed, quick, protocol, device,
+                              jobs, executor, data_root, progress, slurm, wait, log)
+        finished = True
+        return statuses
+    finally:
+        _record_end(out, started, interrupted=not finished)
+
+
+def _run_units(preset, out, manifest, methods, batch_sizes, trials, seed, quick, protocol, device, jobs, executor,
+               data_root, progress, slurm, wait, log) -> list:
     units = plan_units(methods, batch_sizes, trials)
     base = {"preset": preset, "quick": quick, "protocol": protocol, "seed": seed, "out": str(out.resolve()), "device": device,
             "data_root": str(data_root) if data_root else None, "fingerprint": manifest["fingerprint"]}
