@@ -95,6 +95,9 @@ def test_verdicts_follow_the_paired_rule(tmp_path):
     assert claim_evidence(claim(preset="mnist"), results, manifest)["verdict"] == "not run here"
     acc = next(r for r in ev["rows"] if r["method"] == "batch-balance")["acc@30"]
     assert acc[0][0] == pytest.approx(0.7) and acc[1] == 3 and acc[2] == pytest.approx(np.mean([0.7, 0.7, 0.6]))
+    # a label count beyond every trial's budget has no accuracy (not the last one's)
+    far = claim_evidence(claim(at=(35, 100)), results, manifest)["rows"][0]
+    assert far["acc@100"] is None and far["acc@35"][0][0] == pytest.approx(0.7)
 
 
 def test_only_finished_units_count_and_a_verdict_needs_three_paired_trials(tmp_path):

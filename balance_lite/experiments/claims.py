@@ -151,9 +151,12 @@ def paired_aubc(trials_a: dict[int, list[dict]], trials_b: dict[int, list[dict]]
 
 
 def _at(records: list[dict], labels: int) -> float | None:
-    """Accuracy of the record with the most labels ``<= labels`` (as ``balance-lite table`` reads it)."""
+    """Accuracy of the record with the most labels ``<= labels`` (as ``balance-lite table`` reads it), or
+    None when the trial never reached ``labels`` (a shorter budget says nothing about that label count)."""
     upto = [r for r in records if int(r["labels"]) <= labels]
-    return float(max(upto, key=lambda r: int(r["labels"]))["accuracy"]) if upto else None
+    if not upto or max(int(r["labels"]) for r in records) < labels:
+        return None
+    return float(max(upto, key=lambda r: int(r["labels"]))["accuracy"])
 
 
 def claim_evidence(claim: Claim, results: dict, manifest: dict | None) -> dict:
